@@ -1,0 +1,50 @@
+# CS330 lecture 3 notebooks. The README's two set-up commands are `make lab` and `make test`;
+# both create .venv and install everything on first use, and are quick to re-run.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Only installed when the venv has no torch at all; an existing torch is never upgraded.
+TORCH_PIN ?= torch==2.13.0
+STAMP := $(VENV)/.lecture-installed
+NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+LINT_DIRS := $(wildcard lecture_utils tests notebooks benchmarks scripts)
+# `make run INPLACE=1` == `make outputs`; NOTEBOOKS=... restricts the run to some notebooks.
+INPLACE ?=
+NOTEBOOKS ?=
+
+.PHONY: lab test run outputs lint install clean-venv
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
+test: $(STAMP)
+	LECTURE_FAST_MODE=$${LECTURE_FAST_MODE:-1} LECTURE_DEVICE=$${LECTURE_DEVICE:-cpu} \
+		$(PY) -m pytest $(NBVAL_FLAGS) $(PYTEST_ARGS)
+
+run: $(STAMP)
+	$(PY) scripts/run_notebooks.py $(if $(INPLACE),--inplace) $(NOTEBOOKS)
+
+# Regenerate the stored outputs: a full-mode, top-to-bottom run written back into each notebook.
+outputs: $(STAMP)
+	LECTURE_FAST_MODE=0 $(PY) scripts/run_notebooks.py --inplace $(NOTEBOOKS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_DIRS)
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when pyproject.toml changed (or the venv is new).
+$(STAMP): pyproject.toml | $(PY)
+	@$(PY) -c "import torch" 2>/dev/null \
+		&& echo "torch already installed: $$($(PY) -c 'import torch; print(torch.__version__)') (kept as is)" \
+		|| $(PY) -m pip install "$(TORCH_PIN)"
+	$(PY) -m pip install -e '.[test]'
+	@touch $@
+
+clean-venv:
+	rm -rf $(VENV)

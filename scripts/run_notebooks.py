@@ -1,0 +1,104 @@
+"""Execute the lecture notebooks top to bottom, headless, in the current environment.
+
+    python scripts/run_notebooks.py                 # every notebooks/*.ipynb, outputs discarded
+    python scripts/run_notebooks.py --inplace       # ... and store the fresh outputs in the files
+    python scripts/run_notebooks.py notebooks/03_episodes.ipynb
+
+Fast or full mode follows ``$LECTURE_FAST_MODE`` (``make outputs`` runs in full mode). Each
+notebook runs in a fresh ``python3`` kernel with ``notebooks/`` as its working directory and
+prints one progress line; the first failing cell stops the run with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO / "notebooks"
+sys.path.insert(0, str(REPO))
+
+from lecture_utils import runtime  # noqa: E402
+
+
+class NotebookFailed(Exception):
+    """A cell raised; carries a one-paragraph description of where and what."""
+
+
+def _source_head(cell: nbformat.NotebookNode, lines: int = 3) -> str:
+    head = cell.source.strip().splitlines()[:lines]
+    return "\n".join("      | " + line for line in head)
+
+
+def failing_cell(nb: nbformat.NotebookNode) -> tuple[int, nbformat.NotebookNode, str] | None:
+    """The first cell with an error output: (index among all cells, cell, 'Name: message')."""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return index, cell, f"{output.get('ename')}: {output.get('evalue')}"
+    return None
+
+
+def execute(path: Path, timeout: int, kernel_name: str = "python3") -> nbformat.NotebookNode:
+    """Run one notebook in a fresh kernel; raise NotebookFailed naming the failing cell."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel_name,
+        timeout=timeout,
+        record_timing=False,  # keep stored notebooks free of per-run timestamps
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+    )
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError) as exc:
+        found = failing_cell(nb)
+        if found is None:  # a timeout leaves no error output
+            raise NotebookFailed(f"{path.name}: {str(exc).strip().splitlines()[0]}") from exc
+        index, cell, error = found
+        raise NotebookFailed(
+            f"{path.name}, cell {index} (execution count {cell.get('execution_count')}):\n"
+            f"{_source_head(cell)}\n    {error}"
+        ) from exc
+    return nb
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    parser.add_argument("--inplace", action="store_true", help="write the outputs back")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    if not paths:
+        print(f"no notebooks found in {NOTEBOOK_DIR.relative_to(REPO)}/", file=sys.stderr)
+        return 1
+    mode = "fast" if runtime.fast_mode() else "full"
+    print(f"Running {len(paths)} notebook(s) in {mode} mode ({runtime.FAST_MODE_ENV})", flush=True)
+    started = time.perf_counter()
+    for number, path in enumerate(paths, start=1):
+        print(f"[{number}/{len(paths)}] {path.name} ... ", end="", flush=True)
+        t0 = time.perf_counter()
+        try:
+            nb = execute(path, args.timeout)
+        except NotebookFailed as exc:
+            print(f"FAILED ({time.perf_counter() - t0:.1f} s)", flush=True)
+            print(f"\nStopped at the first failure: {exc}", file=sys.stderr)
+            return 1
+        if args.inplace:
+            nbformat.write(nb, path)
+        stored = ", outputs stored" if args.inplace else ""
+        print(f"ok ({time.perf_counter() - t0:.1f} s{stored})", flush=True)
+    print(f"All {len(paths)} notebook(s) ran in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Shared test set-up: CPU only, absolute OMNIGLOT_DIR, and small fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+# Set before any kernel starts, so nbval's notebook kernels inherit them too.
+os.environ.setdefault("LECTURE_DEVICE", "cpu")
+if os.environ.get("OMNIGLOT_DIR"):
+    # Notebooks run with notebooks/ as working directory: a relative path would break there.
+    os.environ["OMNIGLOT_DIR"] = str(Path(os.environ["OMNIGLOT_DIR"]).expanduser().resolve())
+
+
+def in_ci() -> bool:
+    """True under CI (``CI=true``), where missing prerequisites fail instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally; fail in CI, where everything the test needs must be installed."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def notebook_dir() -> Path:
+    return NOTEBOOK_DIR
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The folder of official Omniglot zips named by ``$OMNIGLOT_DIR`` (skips when unset)."""
+    folder = os.environ.get("OMNIGLOT_DIR")
+    if not folder:
+        skip_or_fail("OMNIGLOT_DIR is not set: point it at a folder of the official Omniglot zips")
+    path = Path(folder)
+    if not path.is_dir():
+        skip_or_fail(f"OMNIGLOT_DIR={folder} is not a directory")
+    return path
+
+
+@pytest.fixture
+def fast_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn ``LECTURE_FAST_MODE`` on for one test."""
+    monkeypatch.setenv("LECTURE_FAST_MODE", "1")
+
+
+@pytest.fixture
+def full_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn ``LECTURE_FAST_MODE`` off for one test."""
+    monkeypatch.delenv("LECTURE_FAST_MODE", raising=False)

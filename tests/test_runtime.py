@@ -1,0 +1,65 @@
+"""lecture_utils.runtime: the fast-mode switch, seeds and the device helper."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from lecture_utils import runtime
+
+
+@pytest.mark.parametrize("value", ["1", "true", "TRUE", "yes", " on "])
+def test_fast_mode_on(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(runtime.FAST_MODE_ENV, value)
+    assert runtime.fast_mode() is True
+    assert runtime.budget(full=1000, fast=10) == 10
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "no", "off"])
+def test_fast_mode_off(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(runtime.FAST_MODE_ENV, value)
+    assert runtime.fast_mode() is False
+    assert runtime.budget(full=1000, fast=10) == 1000
+
+
+def test_fast_mode_unset(full_mode: None) -> None:
+    assert runtime.fast_mode() is False
+
+
+def test_seed_everything_repeats_every_generator() -> None:
+    def draw() -> tuple[float, list[float], list[float]]:
+        gen = runtime.seed_everything(123)
+        return random.random(), torch.rand(3).tolist(), torch.rand(3, generator=gen).tolist()
+
+    first, second = draw(), draw()
+    assert first == second
+    runtime.seed_everything(124)
+    assert torch.rand(3).tolist() != first[1]
+
+
+def test_seed_everything_seeds_numpy() -> None:
+    np = pytest.importorskip("numpy")
+    runtime.seed_everything(7)
+    a = np.random.rand(2).tolist()
+    runtime.seed_everything(7)
+    assert np.random.rand(2).tolist() == a
+
+
+def test_device_can_be_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LECTURE_DEVICE", "cpu")
+    assert runtime.get_device() == torch.device("cpu")
+
+
+def test_tests_run_on_cpu() -> None:
+    """conftest forces the CPU so results do not depend on the machine's GPU."""
+    assert runtime.get_device().type == "cpu"
+
+
+def test_describe_reports_versions_threads_and_mode(fast_mode: None) -> None:
+    info = runtime.describe()
+    assert {"python", "torch", "matplotlib", "cpu_threads", "device", "fast_mode"} <= set(info)
+    assert info["torch"] == torch.__version__
+    assert isinstance(info["cpu_threads"], int) and info["cpu_threads"] >= 1
+    assert info["fast_mode"] is True
