@@ -22,7 +22,8 @@ class AlphabetData(Protocol):
     """What the galleries need from ``lecture_utils.omniglot.OmniglotData``."""
 
     images: torch.Tensor  # [characters, drawers, S, S]
-    characters: Sequence[str]
+    alphabets: Sequence[str]  # alphabet of each character
+    characters: Sequence[str]  # e.g. "character01"
     alphabet_names: Sequence[str]
 
     def character_indices(self, alphabet: str) -> Sequence[int] | torch.Tensor: ...
@@ -31,6 +32,12 @@ class AlphabetData(Protocol):
 def pretty_name(name: str) -> str:
     """``"Japanese_(katakana)"`` -> ``"Japanese (katakana)"``."""
     return name.replace("_", " ")
+
+
+def character_label(data: AlphabetData, character: int) -> str:
+    """``"Greek/character01"``, whether or not ``data.characters`` holds the alphabet."""
+    name = data.characters[character]
+    return name if "/" in name else f"{data.alphabets[character]}/{name}"
 
 
 def image_grid(
@@ -110,5 +117,5 @@ def drawers_gallery(data: AlphabetData, character: int, ncols: int = 10) -> Figu
         list(drawings),
         ncols=ncols,
         cell_size=0.8,
-        suptitle=f"{pretty_name(data.characters[character])}: {len(drawings)} drawers",
+        suptitle=f"{pretty_name(character_label(data, character))}: {len(drawings)} drawers",
     )

@@ -1,0 +1,87 @@
+"""The small CNN shared by every notebook: a trunk of conv blocks and linear heads.
+
+``ConvTrunk`` is the classic 4-block Omniglot encoder (conv 3x3 → batch norm → ReLU → 2x2 max
+pool). With 28x28 inputs it maps ``[B, 1, 28, 28]`` to ``[B, channels]`` features.
+Its blocks are exposed as ``trunk.blocks`` so that fine-tuning helpers can freeze, unfreeze or
+give per-block learning rates.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """conv 3x3 (padding 1) → BatchNorm → ReLU → max-pool 2x2: halves the spatial size."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class ConvTrunk(nn.Module):
+    """``depth`` conv blocks then global average pooling: ``[B, 1, S, S] -> [B, channels]``."""
+
+    def __init__(self, channels: int = 64, depth: int = 4, in_channels: int = 1) -> None:
+        super().__init__()
+        sizes = [in_channels] + [channels] * depth
+        self.blocks = nn.ModuleList(conv_block(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.out_features = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:  # [B, S, S] -> [B, 1, S, S]
+            x = x.unsqueeze(1)
+        for block in self.blocks:
+            x = block(x)
+        return x.mean(dim=(-2, -1))
+
+
+class Classifier(nn.Module):
+    """A trunk and one linear head: ``[B, 1, S, S] -> [B, num_classes]`` logits."""
+
+    def __init__(self, trunk: ConvTrunk, num_classes: int) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.head = nn.Linear(trunk.out_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x))
+
+    def layers(self) -> list[nn.Module]:
+        """The trainable stages from input to output: conv blocks, then the head."""
+        return [*self.trunk.blocks, self.head]
+
+    def reset_head(self, num_classes: int | None = None) -> None:
+        """Re-initialise the last layer (optionally with a new number of classes)."""
+        out = num_classes or self.head.out_features
+        device = self.head.weight.device
+        self.head = nn.Linear(self.trunk.out_features, out).to(device)
+
+
+class MultiHeadClassifier(nn.Module):
+    """A shared trunk with one linear head per task: ``model(x, task) -> logits``."""
+
+    def __init__(self, trunk: ConvTrunk, classes_per_task: dict[str, int]) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(
+            {name: nn.Linear(trunk.out_features, n) for name, n in classes_per_task.items()}
+        )
+
+    def forward(self, x: torch.Tensor, task: str) -> torch.Tensor:
+        return self.heads[task](self.trunk(x))
+
+    def as_classifier(self, task: str) -> Classifier:
+        """A :class:`Classifier` view that shares this trunk and the head of ``task``."""
+        model = Classifier.__new__(Classifier)
+        nn.Module.__init__(model)
+        model.trunk, model.head = self.trunk, self.heads[task]
+        return model
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of (trainable) parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

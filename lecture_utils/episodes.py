@@ -1,0 +1,275 @@
+"""N-way K-shot episodes: alphabet-level class splits and a vectorised meta-batch sampler.
+
+Shapes (default ``layout="flat"``), for a meta-batch of ``B`` tasks, each ``N``-way with ``K``
+support and ``Q`` query images per class, image size ``S``:
+
+===============  ====================  ==============================================
+field            shape                 meaning
+===============  ====================  ==============================================
+``support_x``    ``[B, N*K, 1, S, S]``  D_train of every task (ink = 1)
+``support_y``    ``[B, N*K]``           labels in ``0..N-1`` (int64)
+``query_x``      ``[B, N*Q, 1, S, S]``  D_test of every task
+``query_y``      ``[B, N*Q]``           labels in ``0..N-1``
+``classes``      ``[B, N]``             ``classes[b, l]``: character index with label l
+``rotations``    ``[B, N]``             its rotation in quarter turns (0 without augmentation)
+===============  ====================  ==============================================
+
+``layout="homework"`` gives the CS330 homework layout instead: ``images`` ``[B, K+Q, N, S*S]``
+and one-hot ``labels`` ``[B, K+Q, N, N]``; rows ``0..K-1`` are the support set (row ``k``,
+column ``n``: the k-th image of the class labelled ``n``), rows ``K..K+Q-1`` the query set,
+shuffled across columns so that position does not give the label away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+
+import torch
+
+from .omniglot import OmniglotData
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class ClassSplit:
+    """Characters grouped by alphabet into meta-train / meta-val / meta-test.
+
+    ``alphabets["train"]`` lists the meta-train alphabets, ``indices["train"]`` the character
+    indices (into ``OmniglotData.images``) of those alphabets, and so on. No character, and no
+    alphabet, is in two splits.
+    """
+
+    alphabets: dict[str, list[str]]
+    indices: dict[str, list[int]]
+
+    def __getitem__(self, split: str) -> list[int]:
+        if split not in self.indices:
+            raise KeyError(f"Unknown split {split!r}; choose one of {list(SPLITS)}.")
+        return self.indices[split]
+
+    def summary(self) -> str:
+        """One line per split: number of alphabets, characters and the alphabet names."""
+        return "\n".join(
+            f"meta-{s:<5} {len(self.alphabets[s])} alphabets, {len(self.indices[s]):4d} characters: "
+            + ", ".join(self.alphabets[s])
+            for s in SPLITS
+        )
+
+
+def split_by_alphabet(
+    data: OmniglotData, n_val: int = 1, n_test: int = 2, seed: int = 0
+) -> ClassSplit:
+    """Split alphabets at random (seeded) into meta-train / meta-val / meta-test.
+
+    With the default 8-alphabet data: 5 meta-train, 1 meta-val and 2 meta-test alphabets.
+    """
+    names = data.alphabet_names
+    if n_val < 0 or n_test < 1 or n_val + n_test >= len(names):
+        raise ValueError(
+            f"Cannot hold out n_val={n_val} and n_test={n_test} of {len(names)} alphabets: "
+            "keep n_test >= 1, n_val >= 0 and at least one alphabet for meta-training."
+        )
+    order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed)).tolist()
+    shuffled = [names[i] for i in order]
+    chosen = {
+        "test": sorted(shuffled[:n_test]),
+        "val": sorted(shuffled[n_test : n_test + n_val]),
+        "train": sorted(shuffled[n_test + n_val :]),
+    }
+    alphabets = {s: chosen[s] for s in SPLITS}
+    indices = {s: [i for a in alphabets[s] for i in data.character_indices(a)] for s in SPLITS}
+    return ClassSplit(alphabets=alphabets, indices=indices)
+
+
+@dataclass
+class Episode:
+    """One meta-batch in the flat layout; see the module docstring for every shape."""
+
+    support_x: torch.Tensor
+    support_y: torch.Tensor
+    query_x: torch.Tensor
+    query_y: torch.Tensor
+    classes: torch.Tensor
+    rotations: torch.Tensor
+
+    def to(self, device: torch.device | str) -> Episode:
+        return Episode(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+    def task(self, b: int) -> Episode:
+        """Task ``b`` alone, as a meta-batch of one."""
+        return Episode(**{f.name: getattr(self, f.name)[b : b + 1] for f in fields(self)})
+
+
+@dataclass
+class HomeworkBatch:
+    """One meta-batch in the CS330 homework layout (see the module docstring)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def to(self, device: torch.device | str) -> HomeworkBatch:
+        return HomeworkBatch(self.images.to(device), self.labels.to(device))
+
+
+def images_per_task(n_way: int, k_shot: int, n_query: int) -> int:
+    """Images in one task: N·K support + N·Q query."""
+    return n_way * (k_shot + n_query)
+
+
+def images_per_meta_batch(batch_size: int, n_way: int, k_shot: int, n_query: int) -> int:
+    """Images in a meta-batch of B tasks: B·N·(K+Q)."""
+    return batch_size * images_per_task(n_way, k_shot, n_query)
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
+
+
+class EpisodeSampler(torch.utils.data.IterableDataset):
+    """Draws meta-batches of N-way K-shot tasks from an in-memory Omniglot tensor.
+
+    ``images`` is ``[C, 20, S, S]`` (``OmniglotData.images``); ``classes`` restricts sampling to
+    some character indices (a split). ``rotations=True`` adds 90°, 180° and 270° rotations of
+    every character as new classes (4× the classes; all rotations of a character stay in its
+    split). ``shuffle_labels=True`` (default) draws a new random class→label assignment per task;
+    with ``False`` class ``c`` always gets label ``c mod N`` (non-mutually-exclusive tasks, which a
+    model can solve by memorisation). Support and query images of a class are always different
+    drawers. Everything is tensor indexing: no Python loop per image or per task.
+
+    Iterating yields meta-batches forever (or ``num_batches`` of them); pass it to a
+    ``DataLoader(sampler, batch_size=None)`` or just call :meth:`sample`.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        classes: Sequence[int] | torch.Tensor | None = None,
+        *,
+        n_way: int = 5,
+        k_shot: int = 1,
+        n_query: int = 1,
+        batch_size: int = 1,
+        rotations: bool = False,
+        shuffle_labels: bool = True,
+        layout: str = "flat",
+        seed: int | None = 0,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        num_batches: int | None = None,
+    ) -> None:
+        super().__init__()
+        if images.dim() != 4:
+            raise ValueError(
+                f"images must be [characters, drawers, S, S] (OmniglotData.images), "
+                f"got shape {tuple(images.shape)}."
+            )
+        _check_positive(n_way=n_way, k_shot=k_shot, n_query=n_query, batch_size=batch_size)
+        if layout not in ("flat", "homework"):
+            raise ValueError(f"layout must be 'flat' or 'homework', got {layout!r}.")
+        chars = torch.arange(images.shape[0]) if classes is None else torch.as_tensor(classes)
+        chars = chars.long().flatten()
+        if chars.numel() and (chars.min() < 0 or chars.max() >= images.shape[0]):
+            raise ValueError(
+                f"classes must index the {images.shape[0]} characters of images; got indices "
+                f"from {chars.min().item()} to {chars.max().item()}."
+            )
+        self.rotations = 4 if rotations else 1
+        self.num_classes = chars.numel() * self.rotations
+        drawers = images.shape[1]
+        if n_way > self.num_classes:
+            hint = "" if rotations else " or turn on rotations (4x the classes)"
+            raise ValueError(
+                f"n_way={n_way} exceeds the {self.num_classes} classes available in this split; "
+                f"lower n_way{hint}."
+            )
+        if k_shot + n_query > drawers:
+            raise ValueError(
+                f"k_shot + n_query = {k_shot} + {n_query} = {k_shot + n_query} exceeds the "
+                f"{drawers} drawers (images) per class; support and query must be distinct "
+                "drawers, so lower k_shot or n_query."
+            )
+        self.device = torch.device(device) if device is not None else images.device
+        pool = images[chars]
+        if rotations:  # class id = 4 * position + quarter turns
+            pool = torch.stack([torch.rot90(pool, r, dims=(-2, -1)) for r in range(4)], dim=1)
+            pool = pool.flatten(0, 1)
+        self.pool = pool.to(self.device)  # [num_classes, drawers, S, S]
+        self.chars = chars
+        self.n_way, self.k_shot, self.n_query, self.batch_size = n_way, k_shot, n_query, batch_size
+        self.shuffle_labels = shuffle_labels
+        self.layout = layout
+        self.num_batches = num_batches
+        if generator is None:
+            generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        self.generator = generator
+
+    # -- counts ---------------------------------------------------------------------------
+    @property
+    def images_per_task(self) -> int:
+        return images_per_task(self.n_way, self.k_shot, self.n_query)
+
+    @property
+    def images_per_meta_batch(self) -> int:
+        return images_per_meta_batch(self.batch_size, self.n_way, self.k_shot, self.n_query)
+
+    # -- sampling -------------------------------------------------------------------------
+    def _rand(self, *shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.generator)
+
+    def _draw_classes(self) -> torch.Tensor:
+        """``[B, N]`` class ids, column ``l`` being the class that gets label ``l``."""
+        B, N, C = self.batch_size, self.n_way, self.num_classes
+        if self.shuffle_labels:
+            return self._rand(B, C).argsort(dim=1)[:, :N]
+        # Fixed assignment: class c always has label c mod N; pick one class per label.
+        group_sizes = (C - torch.arange(N) + N - 1) // N
+        pick = (self._rand(B, N) * group_sizes).long()
+        return torch.arange(N) + N * pick
+
+    def sample(self) -> Episode | HomeworkBatch:
+        """Draw one meta-batch (see the module docstring for the shapes)."""
+        B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
+        class_ids = self._draw_classes()  # [B, N]: column l gets label l
+        drawers = self._rand(B, N, self.pool.shape[1]).argsort(dim=-1)[..., : K + Q]
+        tasks = torch.arange(B)[:, None]
+        meta = {
+            "classes": self.chars[class_ids // self.rotations].to(self.device),
+            "rotations": (class_ids % self.rotations).to(self.device),
+        }
+        if self.layout == "homework":
+            return self._homework(class_ids, drawers)
+        sets = []
+        for first, count in ((0, K), (K, Q)):
+            # Shuffle positions so that order never reveals a label, then gather once.
+            slot = self._rand(B, N * count).argsort(dim=1)
+            label, shot = slot // count, slot % count + first
+            x = self.pool[class_ids[tasks, label].to(self.device), drawers[tasks, label, shot]]
+            sets += [x.unsqueeze(2), label.to(self.device)]
+        return Episode(*sets, **meta)
+
+    def _homework(self, class_ids: torch.Tensor, drawers: torch.Tensor) -> HomeworkBatch:
+        B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
+        label = torch.arange(N).expand(B, K + Q, N).clone()
+        # Query rows: shuffle the classes across columns.
+        label[:, K:] = self._rand(B, Q, N).argsort(dim=-1)
+        tasks = torch.arange(B)[:, None, None]
+        shot = torch.arange(K + Q)[None, :, None]
+        images = self.pool[class_ids[tasks, label], drawers[tasks, label, shot]]
+        onehot = torch.eye(N)[label]
+        return HomeworkBatch(images.flatten(-2).to(self.device), onehot.to(self.device))
+
+    def __iter__(self) -> Iterator[Episode | HomeworkBatch]:
+        count = 0
+        while self.num_batches is None or count < self.num_batches:
+            yield self.sample()
+            count += 1
+
+    def __repr__(self) -> str:
+        return (
+            f"EpisodeSampler({self.n_way}-way {self.k_shot}-shot, {self.n_query} query/class, "
+            f"B={self.batch_size}, classes={self.num_classes}, layout={self.layout!r})"
+        )

@@ -1,0 +1,454 @@
+"""Real Omniglot, fetched, verified and decoded once into an in-memory tensor.
+
+Where a zip comes from, in this order:
+
+1. ``$OMNIGLOT_DIR``: a folder holding official zips you already downloaded (CI points it at
+   ``../shared/data/omniglot``);
+2. the download cache, the repository's ``data/`` folder (``$LECTURE_DATA_DIR`` overrides it);
+3. a download from the official repository, md5-checked before it is kept.
+
+``load_omniglot()`` decodes every PNG once into a ``[characters, 20 drawers, S, S]`` float tensor
+(ink = 1, background = 0) and caches it under ``data/cache/`` as a tensor file that loads with
+``torch.load(weights_only=True)``: no pickled Python objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import torch
+from PIL import Image
+
+BASE_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python"
+OMNIGLOT_DIR_ENV = "OMNIGLOT_DIR"
+DATA_DIR_ENV = "LECTURE_DATA_DIR"
+DRAWERS = 20
+ORIGINAL_SIZE = 105
+CACHE_FORMAT = 1
+
+OFFICIAL_MD5 = {
+    "images_background.zip": "68d2efa1b9178cc56df9314c21c6e718",
+    "images_evaluation.zip": "6b91aef0f799c5bb55b94e3f2daec811",
+    "images_background_small1.zip": "e704a628b5459e08445c13499850abc4",
+    "images_background_small2.zip": "b75a71a51d3b13f821f212756fe481fd",
+}
+
+SUBSETS = {
+    # The notebooks' default: 8 alphabets, 242 characters, a 2.9 MB download.
+    "small": ("images_background_small1.zip", "images_background_small2.zip"),
+    "background": ("images_background.zip",),
+    "evaluation": ("images_evaluation.zip",),
+    # The standard 1623-character Omniglot: 30 background + 20 evaluation alphabets.
+    "full": ("images_background.zip", "images_evaluation.zip"),
+}
+
+
+class OmniglotDataError(RuntimeError):
+    """Base class for every data problem this module reports."""
+
+
+class DataUnavailableError(OmniglotDataError):
+    """A file is neither on disk nor downloadable (e.g. offline)."""
+
+
+class CorruptDataError(OmniglotDataError):
+    """A file failed its checksum, is not a zip, or does not have the official layout."""
+
+
+# --------------------------------------------------------------------------------------------
+# Locating and downloading the official zips
+# --------------------------------------------------------------------------------------------
+
+
+def default_data_dir() -> Path:
+    """The download cache: ``$LECTURE_DATA_DIR``, else the repository's ``data/`` folder."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    repo_data = Path(__file__).resolve().parents[1] / "data"
+    if repo_data.is_dir():
+        return repo_data
+    return Path.home() / ".cache" / "lecture_utils"
+
+
+def md5sum(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex md5 of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe_bad_file(path: Path, expected: str, actual: str) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(64).lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html", b"<")):
+        kind = "it is an HTML page, not a zip (a proxy or login page saved under the zip's name?)"
+    elif not zipfile.is_zipfile(path):
+        kind = "it is not a complete zip (truncated or interrupted download?)"
+    else:
+        kind = "its contents differ from the official file"
+    return f"{path.name}: md5 {actual} does not match the official {expected}; {kind}"
+
+
+def fetch(
+    filename: str,
+    *,
+    data_dir: Path | None = None,
+    base_url: str = BASE_URL,
+    expected_md5: str | None = None,
+    timeout: float = 30.0,
+    opener: Callable[..., object] = urllib.request.urlopen,
+) -> Path:
+    """Return a verified local path to an official Omniglot file, downloading it if needed.
+
+    Looks in ``$OMNIGLOT_DIR`` first, then ``data_dir`` (the download cache), then downloads
+    ``base_url/filename`` with a timeout and a progress bar into a temporary file, checks its
+    md5 and only then renames it into place. ``expected_md5`` defaults to the official table.
+    """
+    md5 = expected_md5 or OFFICIAL_MD5.get(filename)
+    if md5 is None:
+        known = ", ".join(sorted(OFFICIAL_MD5))
+        raise ValueError(f"Unknown Omniglot file {filename!r}: pass expected_md5 or use {known}.")
+
+    env_dir = os.environ.get(OMNIGLOT_DIR_ENV)
+    if env_dir:
+        candidate = Path(env_dir).expanduser() / filename
+        if candidate.is_file():
+            actual = md5sum(candidate)
+            if actual != md5:
+                # Not our folder: report, never delete.
+                raise CorruptDataError(
+                    _describe_bad_file(candidate, md5, actual)
+                    + f". Replace it in ${OMNIGLOT_DIR_ENV} with the official file from "
+                    f"{base_url}/{filename}."
+                )
+            return candidate
+
+    cache = Path(data_dir) if data_dir is not None else default_data_dir()
+    target = cache / filename
+    if target.is_file():
+        if md5sum(target) == md5:
+            return target
+        target.unlink()  # a stale or damaged download: fetch it again
+
+    return _download(filename, cache, base_url, md5, timeout, opener)
+
+
+def _download(
+    filename: str,
+    cache: Path,
+    base_url: str,
+    md5: str,
+    timeout: float,
+    opener: Callable[..., object],
+) -> Path:
+    from tqdm.auto import tqdm
+
+    url = f"{base_url}/{filename}"
+    cache.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=cache)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            try:
+                response = opener(url, timeout=timeout)
+                with response:  # type: ignore[attr-defined]
+                    total = int(response.headers.get("Content-Length") or 0) or None  # type: ignore[attr-defined]
+                    with tqdm(total=total, unit="B", unit_scale=True, desc=filename) as bar:
+                        while block := response.read(1 << 16):  # type: ignore[attr-defined]
+                            out.write(block)
+                            bar.update(len(block))
+            except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise DataUnavailableError(
+                    f"Omniglot file {filename} is missing and could not be downloaded from {url} "
+                    f"({reason}). Go online, or download it by hand and set ${OMNIGLOT_DIR_ENV} "
+                    f"to the folder that holds it."
+                ) from None
+        actual = md5sum(tmp)
+        if actual != md5:
+            message = _describe_bad_file(tmp, md5, actual)
+            raise CorruptDataError(
+                message.replace(tmp.name, filename, 1)
+                + f". The download from {url} was discarded; try again later."
+            )
+        tmp.chmod(0o644)
+        os.replace(tmp, cache / filename)
+        return cache / filename
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Safe zip reading and extraction
+# --------------------------------------------------------------------------------------------
+
+
+def _check_member(name: str) -> PurePosixPath:
+    """Reject absolute member paths and paths that climb out of the target folder."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise CorruptDataError(
+            f"Refusing zip member {name!r}: its path escapes the target folder. "
+            "The zip is not an official Omniglot file; delete it and download it again."
+        )
+    return path
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise CorruptDataError(
+            f"{path.name} is not a readable zip (truncated or not a zip). Delete it and fetch it "
+            "again."
+        ) from None
+    for info in archive.infolist():
+        _check_member(info.filename)
+    return archive
+
+
+def extract_zip(zip_path: Path, dest_root: Path) -> Path:
+    """Extract ``zip_path`` under ``dest_root`` safely and atomically; return the top folder.
+
+    Every member path is checked before anything is written; extraction goes to a temporary
+    folder that is renamed into place only when complete, so a failure leaves nothing behind.
+    An existing complete extraction is reused.
+    """
+    zip_path, dest_root = Path(zip_path), Path(dest_root)
+    dest_root.mkdir(parents=True, exist_ok=True)
+    final = dest_root / zip_path.stem
+    if final.is_dir():
+        return final
+    with _open_zip(zip_path) as archive:
+        staging = Path(tempfile.mkdtemp(prefix=f".{zip_path.stem}.", dir=dest_root))
+        try:
+            try:
+                archive.extractall(staging)
+            except (zipfile.BadZipFile, EOFError, OSError) as exc:
+                raise CorruptDataError(
+                    f"{zip_path.name} could not be extracted ({exc}); delete it and fetch it again."
+                ) from None
+            top = staging / zip_path.stem
+            os.replace(top if top.is_dir() else staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding into a tensor
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OmniglotData:
+    """Decoded Omniglot: ``images[c, d]`` is drawer ``d`` of character ``c`` (ink = 1).
+
+    ``alphabets[c]`` and ``characters[c]`` name character ``c``; ``files[c][d]`` is the path
+    of its PNG inside the official zip; ``subset`` says which zips it came from.
+    """
+
+    images: torch.Tensor
+    alphabets: list[str]
+    characters: list[str]
+    files: list[list[str]]
+    subset: str
+
+    @property
+    def num_characters(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def num_drawers(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    @property
+    def alphabet_names(self) -> list[str]:
+        """Alphabets in the order their characters appear (alphabetical)."""
+        return list(dict.fromkeys(self.alphabets))
+
+    def character_indices(self, alphabet: str) -> list[int]:
+        """Indices of the characters of one alphabet."""
+        indices = [c for c, name in enumerate(self.alphabets) if name == alphabet]
+        if not indices:
+            raise KeyError(f"No alphabet {alphabet!r}; choose from {self.alphabet_names}.")
+        return indices
+
+    def label(self, c: int) -> str:
+        """``'Alphabet/characterNN'`` for character index ``c``."""
+        return f"{self.alphabets[c]}/{self.characters[c]}"
+
+    def describe(self, c: int, d: int) -> dict[str, object]:
+        """Metadata of one image: alphabet, character, drawer (1-20) and source file."""
+        return {
+            "alphabet": self.alphabets[c],
+            "character": self.characters[c],
+            "drawer": d + 1,
+            "file": self.files[c][d],
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"OmniglotData(subset={self.subset!r}, alphabets={len(self.alphabet_names)}, "
+            f"characters={self.num_characters}, drawers={self.num_drawers}, "
+            f"image_size={self.image_size})"
+        )
+
+
+def _decode_png(raw: bytes, size: int) -> np.ndarray:
+    image = Image.open(io.BytesIO(raw)).convert("L")
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.BOX)
+    return 255 - np.asarray(image, dtype=np.uint8)  # ink = 255 before scaling to 1
+
+
+def _index_characters(archive: zipfile.ZipFile, zip_name: str) -> dict[tuple[str, str], list[str]]:
+    """Map (alphabet, character) to its sorted PNG members, checking the official layout."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for info in archive.infolist():
+        path = _check_member(info.filename)
+        if info.is_dir() or path.suffix.lower() != ".png":
+            continue
+        if len(path.parts) != 4:
+            raise CorruptDataError(
+                f"{zip_name}: member {info.filename!r} is not <set>/<alphabet>/<character>/"
+                "<file>.png, the official Omniglot layout."
+            )
+        _, alphabet, character, _ = path.parts
+        found.setdefault((alphabet, character), []).append(info.filename)
+    if not found:
+        raise CorruptDataError(f"{zip_name} holds no PNG images; it is not an Omniglot zip.")
+    for key, members in found.items():
+        if len(members) != DRAWERS:
+            raise CorruptDataError(
+                f"{zip_name}: {key[0]}/{key[1]} has {len(members)} images, not {DRAWERS}."
+            )
+        members.sort()
+    return found
+
+
+def decode_zips(zip_paths: Iterable[Path], image_size: int = 28, subset: str = "custom") -> OmniglotData:
+    """Decode official Omniglot zips into one :class:`OmniglotData`.
+
+    A character present in several zips (Greek and Latin are in both small sets) is kept once.
+    """
+    members: dict[tuple[str, str], tuple[Path, list[str]]] = {}
+    for zip_path in zip_paths:
+        with _open_zip(Path(zip_path)) as archive:
+            for key, names in _index_characters(archive, Path(zip_path).name).items():
+                members.setdefault(key, (Path(zip_path), names))
+    keys = sorted(members)
+    images = np.empty((len(keys), DRAWERS, image_size, image_size), dtype=np.uint8)
+    by_zip: dict[Path, list[int]] = {}
+    for c, key in enumerate(keys):
+        by_zip.setdefault(members[key][0], []).append(c)
+    for zip_path, chars in by_zip.items():
+        with _open_zip(zip_path) as archive:
+            for c in chars:
+                for d, name in enumerate(members[keys[c]][1]):
+                    try:
+                        images[c, d] = _decode_png(archive.read(name), image_size)
+                    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+                        raise CorruptDataError(
+                            f"{zip_path.name}: cannot decode {name} ({exc}); delete the zip and "
+                            "fetch it again."
+                        ) from None
+    return OmniglotData(
+        images=torch.from_numpy(images).float().div_(255.0),
+        alphabets=[a for a, _ in keys],
+        characters=[ch for _, ch in keys],
+        files=[members[k][1] for k in keys],
+        subset=subset,
+    )
+
+
+def _cache_path(cache_dir: Path, subset: str, image_size: int) -> Path:
+    return cache_dir / "cache" / f"omniglot-{subset}-{image_size}px-v{CACHE_FORMAT}.pt"
+
+
+def _save_cache(path: Path, data: OmniglotData) -> None:
+    payload = {
+        "images": (data.images * 255).round().to(torch.uint8),
+        "meta": json.dumps(
+            {"alphabets": data.alphabets, "characters": data.characters, "files": data.files}
+        ),
+        "format": CACHE_FORMAT,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _load_cache(path: Path, subset: str) -> OmniglotData | None:
+    try:
+        payload = torch.load(path, weights_only=True)
+        meta = json.loads(payload["meta"])
+        if payload.get("format") != CACHE_FORMAT:
+            return None
+        return OmniglotData(
+            images=payload["images"].float().div_(255.0),
+            alphabets=meta["alphabets"],
+            characters=meta["characters"],
+            files=meta["files"],
+            subset=subset,
+        )
+    except Exception:  # a damaged cache is rebuilt, never trusted
+        path.unlink(missing_ok=True)
+        return None
+
+
+def load_omniglot(
+    subset: str = "small",
+    image_size: int = 28,
+    *,
+    data_dir: Path | None = None,
+    use_cache: bool = True,
+) -> OmniglotData:
+    """Load Omniglot as a ``[characters, 20, image_size, image_size]`` tensor, ink = 1.
+
+    ``subset``: ``"small"`` (default; background_small1 ∪ small2: 8 alphabets, 242 characters),
+    ``"background"`` (30 alphabets, 964 characters), ``"evaluation"`` (20 alphabets, 659
+    characters) or ``"full"`` (both, 1623 characters). The first call fetches and decodes; later
+    calls read the decoded tensor from ``data/cache`` in well under a second.
+    """
+    if subset not in SUBSETS:
+        raise ValueError(f"Unknown subset {subset!r}; choose one of {sorted(SUBSETS)}.")
+    if not isinstance(image_size, int) or not 8 <= image_size <= ORIGINAL_SIZE:
+        raise ValueError(
+            f"image_size must be an integer from 8 to {ORIGINAL_SIZE} pixels, got {image_size!r}."
+        )
+    cache_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    cache_file = _cache_path(cache_dir, subset, image_size)
+    if use_cache and cache_file.is_file():
+        cached = _load_cache(cache_file, subset)
+        if cached is not None:
+            return cached
+    zips = [fetch(name, data_dir=cache_dir) for name in SUBSETS[subset]]
+    data = decode_zips(zips, image_size=image_size, subset=subset)
+    if use_cache:
+        _save_cache(cache_file, data)
+    return data

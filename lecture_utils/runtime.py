@@ -1,0 +1,67 @@
+"""Run-time switches every notebook uses: seeds, fast mode and the compute device."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import torch
+
+FAST_MODE_ENV = "LECTURE_FAST_MODE"
+T = TypeVar("T")
+
+
+def fast_mode() -> bool:
+    """True when ``$LECTURE_FAST_MODE`` is set to 1/true/yes (CI turns it on)."""
+    return os.environ.get(FAST_MODE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def budget(full: T, fast: T) -> T:
+    """Return ``fast`` in fast mode and ``full`` otherwise (training steps, seeds, epochs...)."""
+    return fast if fast_mode() else full
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, torch (and numpy if present); return a torch Generator seeded the same."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:  # pragma: no cover - numpy ships with matplotlib
+        pass
+    return torch.Generator().manual_seed(seed)
+
+
+def get_device() -> torch.device:
+    """The one device helper: CUDA when present, then Apple MPS, else the CPU.
+
+    Set ``LECTURE_DEVICE=cpu`` to force the CPU (the tests do).
+    """
+    forced = os.environ.get("LECTURE_DEVICE")
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe() -> dict[str, object]:
+    """Versions, threads, device and fast mode, for the first cell of a notebook."""
+    import platform
+
+    import matplotlib
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "matplotlib": matplotlib.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "device": str(get_device()),
+        "fast_mode": fast_mode(),
+    }
