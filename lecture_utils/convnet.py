@@ -28,7 +28,9 @@ class ConvTrunk(nn.Module):
     def __init__(self, channels: int = 64, depth: int = 4, in_channels: int = 1) -> None:
         super().__init__()
         sizes = [in_channels] + [channels] * depth
-        self.blocks = nn.ModuleList(conv_block(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.blocks = nn.ModuleList(
+            conv_block(a, b) for a, b in zip(sizes, sizes[1:], strict=False)
+        )
         self.out_features = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

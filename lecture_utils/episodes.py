@@ -52,8 +52,8 @@ class ClassSplit:
     def summary(self) -> str:
         """One line per split: number of alphabets, characters and the alphabet names."""
         return "\n".join(
-            f"meta-{s:<5} {len(self.alphabets[s])} alphabets, {len(self.indices[s]):4d} characters: "
-            + ", ".join(self.alphabets[s])
+            f"meta-{s:<5} {len(self.alphabets[s])} alphabets, "
+            f"{len(self.indices[s]):4d} characters: " + ", ".join(self.alphabets[s])
             for s in SPLITS
         )
 

@@ -345,7 +345,9 @@ def _index_characters(archive: zipfile.ZipFile, zip_name: str) -> dict[tuple[str
     return found
 
 
-def decode_zips(zip_paths: Iterable[Path], image_size: int = 28, subset: str = "custom") -> OmniglotData:
+def decode_zips(
+    zip_paths: Iterable[Path], image_size: int = 28, subset: str = "custom"
+) -> OmniglotData:
     """Decode official Omniglot zips into one :class:`OmniglotData`.
 
     A character present in several zips (Greek and Latin are in both small sets) is kept once.

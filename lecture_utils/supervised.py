@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 
-
 @dataclass
 class LabelledImages:
     """Images ``x`` ``[n, 1, S, S]`` with labels ``y`` ``[n]`` in ``0..num_classes-1``."""
@@ -135,4 +134,3 @@ def fit(
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
     return history
-
