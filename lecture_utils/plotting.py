@@ -68,7 +68,9 @@ def image_grid(
         ax.axis("off")
         if i >= n:
             continue
-        ax.imshow(images[i].squeeze().numpy(), cmap=INK_CMAP, vmin=0.0, vmax=1.0)
+        ax.imshow(
+            images[i].squeeze().numpy(), cmap=INK_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest"
+        )
         if titles is not None:
             ax.set_title(titles[i], fontsize=fontsize)
     if suptitle:
