@@ -17,7 +17,12 @@ field            shape                 meaning
 ``layout="homework"`` gives the CS330 homework layout instead: ``images`` ``[B, K+Q, N, S*S]``
 and one-hot ``labels`` ``[B, K+Q, N, N]``; rows ``0..K-1`` are the support set (row ``k``,
 column ``n``: the k-th image of the class labelled ``n``), rows ``K..K+Q-1`` the query set,
-shuffled across columns so that position does not give the label away.
+shuffled across columns so that position does not give the label away. With the default
+``n_query=1`` that is the homework's ``[B, K+1, N, S*S]``. ``classes`` and ``rotations`` come
+with it too.
+
+Counting images: one task holds ``N*K`` support + ``N*Q`` query images, ``N*(K+Q)`` in all
+(``Q`` is per class); a meta-batch of ``B`` tasks holds ``B*N*(K+Q)``.
 """
 
 from __future__ import annotations
@@ -104,13 +109,25 @@ class Episode:
 
 @dataclass
 class HomeworkBatch:
-    """One meta-batch in the CS330 homework layout (see the module docstring)."""
+    """One meta-batch in the CS330 homework layout (see the module docstring).
+
+    ``images`` ``[B, K+Q, N, S*S]``, one-hot ``labels`` ``[B, K+Q, N, N]``; ``classes`` and
+    ``rotations`` ``[B, N]`` name the character (and quarter turns) behind label ``n``, as in
+    :class:`Episode`.
+    """
 
     images: torch.Tensor
     labels: torch.Tensor
+    classes: torch.Tensor | None = None
+    rotations: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> HomeworkBatch:
-        return HomeworkBatch(self.images.to(device), self.labels.to(device))
+        return HomeworkBatch(*(None if t is None else t.to(device) for t in _field_values(self)))
+
+
+def _field_values(obj: object) -> tuple:
+    """Dataclass fields as a tuple, without copying tensors (unlike ``dataclasses.astuple``)."""
+    return tuple(getattr(obj, f.name) for f in fields(obj))
 
 
 def images_per_task(n_way: int, k_shot: int, n_query: int) -> int:
@@ -197,7 +214,9 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         if rotations:  # class id = 4 * position + quarter turns
             pool = torch.stack([torch.rot90(pool, r, dims=(-2, -1)) for r in range(4)], dim=1)
             pool = pool.flatten(0, 1)
-        self.pool = pool.to(self.device)  # [num_classes, drawers, S, S]
+        self.pool = pool.to(self.device).contiguous()  # [num_classes, drawers, S, S]
+        self.flat_pool = self.pool.view(-1, *self.pool.shape[2:])  # [classes * drawers, S, S]
+        self.num_drawers = drawers
         self.chars = chars
         self.n_way, self.k_shot, self.n_query, self.batch_size = n_way, k_shot, n_query, batch_size
         self.shuffle_labels = shuffle_labels
@@ -217,6 +236,10 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         return images_per_meta_batch(self.batch_size, self.n_way, self.k_shot, self.n_query)
 
     # -- sampling -------------------------------------------------------------------------
+    # Speed notes (this is the hot loop of every meta-training run): ``topk`` of uniform noise
+    # draws a random subset in random order and is several times faster than ``argsort`` over
+    # all classes; one ``index_select`` on the flattened pool ``[classes * drawers, S*S]`` is
+    # several times faster than advanced indexing with two index tensors.
     def _rand(self, *shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=self.generator)
 
@@ -224,43 +247,66 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         """``[B, N]`` class ids, column ``l`` being the class that gets label ``l``."""
         B, N, C = self.batch_size, self.n_way, self.num_classes
         if self.shuffle_labels:
-            return self._rand(B, C).argsort(dim=1)[:, :N]
+            # The N largest of C uniform draws: a uniformly random subset, in random order.
+            return self._rand(B, C).topk(N, dim=1, sorted=True).indices
         # Fixed assignment: class c always has label c mod N; pick one class per label.
         group_sizes = (C - torch.arange(N) + N - 1) // N
         pick = (self._rand(B, N) * group_sizes).long()
         return torch.arange(N) + N * pick
 
+    def _draw_drawers(self) -> torch.Tensor:
+        """``[B, N, K+Q]`` distinct drawers per class, in random order (first K: support)."""
+        B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
+        return self._rand(B, N, self.num_drawers).topk(K + Q, dim=-1, sorted=True).indices
+
+    def _gather(self, flat_ids: torch.Tensor) -> torch.Tensor:
+        """Images ``[*flat_ids.shape, S, S]`` for ids ``class * drawers + drawer``."""
+        S = self.pool.shape[-1]
+        picked = self.flat_pool.index_select(0, flat_ids.flatten().to(self.device))
+        return picked.view(*flat_ids.shape, S, S)
+
     def sample(self) -> Episode | HomeworkBatch:
         """Draw one meta-batch (see the module docstring for the shapes)."""
         B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
         class_ids = self._draw_classes()  # [B, N]: column l gets label l
-        drawers = self._rand(B, N, self.pool.shape[1]).argsort(dim=-1)[..., : K + Q]
-        tasks = torch.arange(B)[:, None]
-        meta = {
+        ids = class_ids[:, :, None] * self.num_drawers + self._draw_drawers()  # [B, N, K+Q]
+        if self.layout == "homework":
+            return self._homework(ids, class_ids)
+        # Shuffle positions within the support set and within the query set so that order never
+        # reveals a label: position p holds label perm[p] // count.
+        perm = self._rand(B, N * (K + Q))
+        perm_s, perm_q = perm[:, : N * K].argsort(dim=1), perm[:, N * K :].argsort(dim=1)
+        support_ids = ids[:, :, :K].reshape(B, N * K).gather(1, perm_s)
+        query_ids = ids[:, :, K:].reshape(B, N * Q).gather(1, perm_q)
+        # One gather for both sets; each half is a contiguous view of it.
+        x = self._gather(torch.cat([support_ids.flatten(), query_ids.flatten()]))
+        S = self.pool.shape[-1]
+        return Episode(
+            support_x=x[: B * N * K].view(B, N * K, 1, S, S),
+            support_y=(perm_s // K).to(self.device),
+            query_x=x[B * N * K :].view(B, N * Q, 1, S, S),
+            query_y=(perm_q // Q).to(self.device),
+            **self._meta(class_ids),
+        )
+
+    def _meta(self, class_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Character index and quarter turns behind every label, ``[B, N]`` each."""
+        return {
             "classes": self.chars[class_ids // self.rotations].to(self.device),
             "rotations": (class_ids % self.rotations).to(self.device),
         }
-        if self.layout == "homework":
-            return self._homework(class_ids, drawers)
-        sets = []
-        for first, count in ((0, K), (K, Q)):
-            # Shuffle positions so that order never reveals a label, then gather once.
-            slot = self._rand(B, N * count).argsort(dim=1)
-            label, shot = slot // count, slot % count + first
-            x = self.pool[class_ids[tasks, label].to(self.device), drawers[tasks, label, shot]]
-            sets += [x.unsqueeze(2), label.to(self.device)]
-        return Episode(*sets, **meta)
 
-    def _homework(self, class_ids: torch.Tensor, drawers: torch.Tensor) -> HomeworkBatch:
+    def _homework(self, ids: torch.Tensor, class_ids: torch.Tensor) -> HomeworkBatch:
         B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
+        # Row k < K, column n: the k-th support image of the class labelled n. Query rows
+        # shuffle the classes across columns, so that a column no longer gives the label away.
         label = torch.arange(N).expand(B, K + Q, N).clone()
-        # Query rows: shuffle the classes across columns.
         label[:, K:] = self._rand(B, Q, N).argsort(dim=-1)
-        tasks = torch.arange(B)[:, None, None]
-        shot = torch.arange(K + Q)[None, :, None]
-        images = self.pool[class_ids[tasks, label], drawers[tasks, label, shot]]
-        onehot = torch.eye(N)[label]
-        return HomeworkBatch(images.flatten(-2).to(self.device), onehot.to(self.device))
+        shot = torch.arange(K + Q)[None, :, None].expand(B, K + Q, N)
+        flat_ids = ids[torch.arange(B)[:, None, None], label, shot]
+        images = self._gather(flat_ids).flatten(-2)
+        onehot = torch.eye(N, device=self.device)[label.to(self.device)]
+        return HomeworkBatch(images, onehot, **self._meta(class_ids))
 
     def __iter__(self) -> Iterator[Episode | HomeworkBatch]:
         count = 0
