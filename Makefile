@@ -17,7 +17,7 @@ NOTEBOOKS ?=
 .PHONY: lab test run outputs lint install clean-venv
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	LECTURE_FAST_MODE=$${LECTURE_FAST_MODE:-1} LECTURE_DEVICE=$${LECTURE_DEVICE:-cpu} \

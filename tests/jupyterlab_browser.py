@@ -56,8 +56,8 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
 }
-FIGURES = ".jp-OutputArea-output .jp-RenderedImage img"
-WIDGETS = ".jp-OutputArea-output .jupyter-widgets"
+FIGURES = ".jp-OutputArea .jp-RenderedImage img"
+WIDGETS = ".jp-OutputArea .jupyter-widgets"
 WIDGET_ERROR = "Error displaying widget"
 
 # One status object about the open notebook, computed in the page via the exposed app.
@@ -191,6 +191,8 @@ def jupyterlab_server(
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
     ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
+        command.append("--allow-root")
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command,
@@ -308,8 +310,12 @@ class LabNotebook:
         self.page.wait_for_timeout(500)  # let the last outputs and widget views attach
         return status
 
-    def screenshot(self, path: Path | str, full_page: bool = True) -> Path:
-        self.page.screenshot(path=str(path), full_page=full_page)
+    def screenshot(self, path: Path | str, show: Locator | None = None) -> Path:
+        """Save a PNG of the window, scrolled to ``show`` first (the notebook scrolls inside
+        its own panel, so a full-page shot would not show more)."""
+        if show is not None and show.count():
+            show.first.scroll_into_view_if_needed()
+        self.page.screenshot(path=str(path))
         return Path(path)
 
     # ---- what rendered ----------------------------------------------------------------

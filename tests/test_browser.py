@@ -66,6 +66,6 @@ def test_start_here_renders_figures_and_widgets(browser_ready: None, tmp_path: P
             assert nb.slider_value(picker) != before
             nb.assert_rendered(min_figures=3, min_widgets=2)
         finally:
-            nb.screenshot(shot)
+            nb.screenshot(shot, show=page.locator(".widget-dropdown"))
             print(f"screenshot: {shot}; browser test took {time.perf_counter() - t0:.1f} s")
     assert START_HERE.read_bytes() == stored, "the browser run must not touch the repo's copy"
