@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -55,17 +56,22 @@ def execute(path: Path, timeout: int, kernel_name: str = "python3") -> nbformat.
         record_timing=False,  # keep stored notebooks free of per-run timestamps
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
-    try:
-        client.execute()
-    except (CellExecutionError, CellTimeoutError) as exc:
-        found = failing_cell(nb)
-        if found is None:  # a timeout leaves no error output
-            raise NotebookFailed(f"{path.name}: {str(exc).strip().splitlines()[0]}") from exc
-        index, cell, error = found
-        raise NotebookFailed(
-            f"{path.name}, cell {index} (execution count {cell.get('execution_count')}):\n"
-            f"{_source_head(cell)}\n    {error}"
-        ) from exc
+    # The kernel's own stderr (start-up warnings) goes to a log, shown only if it dies.
+    with tempfile.TemporaryFile(mode="w+") as kernel_log:
+        try:
+            client.execute(stderr=kernel_log)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+            found = failing_cell(nb)
+            if found is None:  # a timeout or a dead kernel leaves no error output
+                kernel_log.seek(0)
+                tail = "\n".join(kernel_log.read().splitlines()[-15:])
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise NotebookFailed(f"{path.name}: {first}\n{tail}".rstrip()) from exc
+            index, cell, error = found
+            raise NotebookFailed(
+                f"{path.name}, cell {index + 1} of {len(nb.cells)} "
+                f"(In [{cell.get('execution_count')}]):\n{_source_head(cell)}\n    {error}"
+            ) from exc
     return nb
 
 
@@ -77,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    missing = [str(p) for p in args.notebooks if not p.is_file()]
+    if missing:
+        print(f"no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return 1
     if not paths:
         print(f"no notebooks found in {NOTEBOOK_DIR.relative_to(REPO)}/", file=sys.stderr)
         return 1
