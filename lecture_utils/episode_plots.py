@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from .episodes import SPLITS, ClassSplit, Episode, EpisodeSampler
+from .episodes import SPLITS, ClassSplit, Episode, EpisodeSampler, HomeworkBatch
 from .omniglot import OmniglotData
 from .plotting import pretty_name
 
@@ -82,11 +82,11 @@ def draw_episode(
     k, q = ep.support_x.shape[1] // n, ep.query_x.shape[1] // n
     colours = label_colours(n)
     panels = [
-        ("Support set $D^{tr}$", by_label(ep.support_x[0], ep.support_y[0], n), k),
-        ("Query set $D^{ts}$", by_label(ep.query_x[0], ep.query_y[0], n), q),
+        ("support\n$D^{tr}$", by_label(ep.support_x[0], ep.support_y[0], n), k),
+        ("query\n$D^{ts}$", by_label(ep.query_x[0], ep.query_y[0], n), q),
     ]
     size = ep.support_x.shape[-1] + 2 * PAD
-    width = cell_inches * (k + q) + (2.6 if data is not None else 1.2)
+    width = cell_inches * (k + q) + (3.4 if data is not None else 1.8)
     height = cell_inches * n + 0.9
     fig, axes = plt.subplots(
         1,
@@ -98,7 +98,7 @@ def draw_episode(
     for ax, (name, grid, count) in zip(axes, panels, strict=True):
         frame_colours = colours[:, None, :].expand(n, count, 3)
         ax.imshow(mosaic(grid, frame_colours).numpy(), interpolation="nearest")
-        ax.set_title(f"{name}\n{n}×{count} = {n * count} images", fontsize=9)
+        ax.set_title(f"{name}\n{n}×{count} = {n * count}", fontsize=8)
         ax.set_xticks([(size + 2) * i + size / 2 - 0.5 for i in range(count)])
         ax.set_xticklabels([f"{i + 1}" for i in range(count)], fontsize=7)
         ax.set_yticks([(size + 2) * i + size / 2 - 0.5 for i in range(n)])
@@ -115,7 +115,7 @@ def draw_episode(
         tick.set_color(colours[label].tolist())
     axes[1].yaxis.tick_right()
     axes[0].set_xlabel("shot", fontsize=8)
-    axes[1].set_xlabel("query image of the class", fontsize=8)
+    axes[1].set_xlabel("query", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -348,3 +348,44 @@ class EpisodeExplorer:
             clear_output(wait=True)
             draw_episode(episode, 0, self.data, title=f"Task 1 of meta-batch #{self.draws}")
             plt.show()
+
+
+def draw_homework_task(
+    batch: HomeworkBatch, k_shot: int, task: int = 0, cell_inches: float = 0.6
+) -> Figure:
+    """One task of the CS330 homework layout, drawn as its ``[K+Q, N]`` grid.
+
+    Row ``r`` is ``images[task, r]``: rows ``0..K-1`` are the support set (column = label), the
+    remaining rows the query set (columns shuffled). Frame colour and ``y=`` text show the
+    argmax of each drawing's one-hot label.
+    """
+    images, labels = batch.images[task], batch.labels[task]  # [K+Q, N, S*S], [K+Q, N, N]
+    rows, n = images.shape[:2]
+    size = int(round(images.shape[-1] ** 0.5))
+    label = labels.argmax(-1)  # [K+Q, N]
+    colours = label_colours(n)[label]
+    fig, ax = plt.subplots(
+        figsize=(cell_inches * n + 2.0, cell_inches * rows + 0.9), layout="constrained"
+    )
+    ax.imshow(mosaic(images.reshape(rows, n, size, size), colours).numpy())
+    cell = size + 2 * PAD + 2
+    ax.set_xticks([cell * i + (cell - 2) / 2 - 0.5 for i in range(n)])
+    ax.set_xticklabels([f"col {i}" for i in range(n)], fontsize=7)
+    ax.set_yticks([cell * r + (cell - 2) / 2 - 0.5 for r in range(rows)])
+    ax.set_yticklabels(
+        [f"row {r}: {'support' if r < k_shot else 'query'}" for r in range(rows)], fontsize=8
+    )
+    for r in range(rows):
+        for c in range(n):
+            ax.text(
+                cell * c + (cell - 2) / 2 - 0.5,
+                cell * r + PAD + 0.5,
+                f"y={int(label[r, c])}",
+                ha="center",
+                va="top",
+                fontsize=6,
+                color=colours[r, c].tolist(),
+            )
+    ax.tick_params(length=0)
+    ax.set_title(f"images[{task}]: [K+Q, N, S*S] = {list(images.shape)}", fontsize=9)
+    return fig
