@@ -353,16 +353,22 @@ def episode_model_predict(model: torch.nn.Module, device: torch.device | None = 
     """Adapt a ``model(support_x, support_y, query_x) -> query_logits`` to a predictor.
 
     The 20 training images become one 20-way 1-shot task (label ``i`` for training image
-    ``i``); the model is put in eval mode and the predictions are the logits' argmax.
+    ``i``); the model runs in eval mode (its mode is restored after) and the predictions are
+    the logits' argmax.
     """
 
     def predict(train_images: torch.Tensor, test_images: torch.Tensor) -> torch.Tensor:
+        was_training = model.training
         model.eval()
         dev = device if device is not None else next(model.parameters()).device
         support_y = torch.arange(train_images.shape[0], device=dev).unsqueeze(0)
-        logits = model(
-            train_images.to(dev).unsqueeze(0), support_y, test_images.to(dev).unsqueeze(0)
-        )
+        try:
+            with torch.no_grad():
+                logits = model(
+                    train_images.to(dev).unsqueeze(0), support_y, test_images.to(dev).unsqueeze(0)
+                )
+        finally:
+            model.train(was_training)
         return logits[0].argmax(dim=-1).cpu()
 
     return predict

@@ -289,10 +289,12 @@ def test_episode_model_predict_adapts_the_shared_model_interface(runs_root):
             distances = torch.cdist(query_x.flatten(2), support_x.flatten(2))
             return -self.scale * distances  # [1, queries, ways]
 
+    model = NearestSupport().train()
     result = one_shot.evaluate_one_shot_runs(
-        one_shot.episode_model_predict(NearestSupport()), runs, progress=False
+        one_shot.episode_model_predict(model), runs, progress=False
     )
     assert result.error_rate == 0.0
+    assert model.training  # the adapter restores the mode it found
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,6 +369,7 @@ def test_mhd_predict_classifies_exact_copies(runs_root):
     assert [p.tolist() for p in result.predictions] == [r.test_labels.tolist() for r in runs]
 
 
+@pytest.mark.real_data
 def test_mhd_baseline_reproduces_the_paper_on_real_runs(real_data, tmp_path):
     """38.8% error on the official runs (Lake et al. 2015), when all_runs.zip is available."""
     if not (real_data / one_shot.ALL_RUNS_ZIP).is_file():
