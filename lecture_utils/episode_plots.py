@@ -328,7 +328,7 @@ class EpisodeExplorer:
                 f"ValueError: {self.error}</div>"
             )
             with self.figure:
-                clear_output(wait=True)
+                clear_output()  # not wait=True: nothing follows, the old grid must go now
             return
         episode = self.sampler.sample()
         self.draws += 1

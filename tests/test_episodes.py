@@ -331,3 +331,28 @@ def test_real_episode_from_each_split_stays_in_split(omniglot) -> None:
         assert len(d) == 1, "a real support image is not a drawing of its class"
     with pytest.raises(ValueError, match="n_way=65"):
         EpisodeSampler(omniglot.images, split["test"], n_way=65)
+
+
+# ---- the explorer's logic (the browser test checks that it renders) ------------------------
+
+
+@pytest.mark.real_data
+def test_explorer_reports_bad_settings_instead_of_raising(omniglot) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lecture_utils.episode_plots import EpisodeExplorer
+
+    explorer = EpisodeExplorer(omniglot, split_by_alphabet(omniglot), batch_size=4)
+    assert "One task: 5·1 = 5 support + 5·1 = 5 query = <b>10 images</b>" in explorer.counts.value
+    explorer.split_name.value = "val"
+    explorer.n_way.value = 18  # meta-val has 17 characters
+    assert explorer.sampler is None
+    assert "ValueError: n_way=18 exceeds the 17 classes" in explorer.counts.value
+    explorer.rotations.value = True  # 68 classes now
+    assert explorer.sampler is not None and explorer.sampler.num_classes == 68
+    assert "18·1 = 18 support" in explorer.counts.value
+    explorer.resample.click()
+    assert explorer.draws == 2
+    explorer.k_shot.value = 20
+    assert "k_shot + n_query = 20 + 1 = 21" in explorer.counts.value
