@@ -81,6 +81,10 @@ def absolute_path_problems(nb: dict) -> list[str]:
                     line = next(ln for ln in text.splitlines() if match.group(0) in ln)
                     problems.append(f"code cell {i + 1} shows an absolute path: {line.strip()}")
                     break
+    # Stored widget state (e.g. an Output widget's captured text) is shown by renderers too.
+    match = ABSOLUTE_PATH.search(json.dumps(nb.get("metadata", {}).get("widgets", {})))
+    if match:
+        problems.append(f"stored widget state contains an absolute path: {match.group(0)}...")
     return problems
 
 
@@ -167,6 +171,12 @@ def test_error_outputs_are_reported() -> None:
 )
 def test_absolute_paths_are_reported(output: dict) -> None:
     assert absolute_path_problems(fake_notebook([1], [output]))
+
+
+def test_absolute_paths_in_widget_state_are_reported() -> None:
+    nb = fake_notebook([1])
+    nb["metadata"]["widgets"] = {"state": {"abc": {"outputs": [{"text": "/home/ana/x.zip"}]}}}
+    assert absolute_path_problems(nb)
 
 
 def test_relative_paths_are_fine() -> None:
