@@ -225,6 +225,10 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else seed)
         self.generator = generator
+        # Meta-batches whose indices are drawn per refill (see the speed notes below).
+        self._plan_size = max(1, min(64, self.PLAN_IMAGES // self.images_per_meta_batch))
+        self._plan: dict[str, torch.Tensor] = {}
+        self._plan_next = self._plan_size
 
     # -- counts ---------------------------------------------------------------------------
     @property
@@ -236,77 +240,104 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         return images_per_meta_batch(self.batch_size, self.n_way, self.k_shot, self.n_query)
 
     # -- sampling -------------------------------------------------------------------------
-    # Speed notes (this is the hot loop of every meta-training run): ``topk`` of uniform noise
-    # draws a random subset in random order and is several times faster than ``argsort`` over
-    # all classes; one ``index_select`` on the flattened pool ``[classes * drawers, S*S]`` is
-    # several times faster than advanced indexing with two index tensors.
+    # Speed notes (this is the hot loop of every meta-training run):
+    # * the random indices of several meta-batches (about PLAN_IMAGES images) are drawn in one
+    #   go, so the fixed cost of the ~15 small tensor operations is shared; ``sample()`` itself
+    #   is then one ``index_select`` plus views;
+    # * a partial Fisher-Yates shuffle (N vectorised steps) draws N of C classes from N random
+    #   numbers per task, instead of sorting (or topk-ing) C random numbers per task;
+    # * one ``index_select`` on the flattened pool ``[classes * drawers, S, S]`` is several
+    #   times faster than advanced indexing with two index tensors.
+    PLAN_IMAGES = 8192
+
     def _rand(self, *shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=self.generator)
 
-    def _draw_classes(self) -> torch.Tensor:
-        """``[B, N]`` class ids, column ``l`` being the class that gets label ``l``."""
-        B, N, C = self.batch_size, self.n_way, self.num_classes
+    def _first_of_permutations(self, rows: int, n: int, k: int) -> torch.Tensor:
+        """``[rows, k]``: the first ``k`` entries of an independent random permutation of
+        ``0..n-1`` per row, i.e. a uniformly random ordered ``k``-subset (partial Fisher-Yates:
+        ``k`` vectorised swap steps, ``rows * k`` random numbers instead of ``rows * n``)."""
+        perm = torch.arange(n).repeat(rows, 1)
+        u = self._rand(rows, k)
+        row = torch.arange(rows)
+        for j in range(k):
+            pick = (j + (u[:, j] * (n - j)).long()).clamp_(max=n - 1)  # uniform in j..n-1
+            chosen = perm[row, pick]
+            perm[row, pick] = perm[:, j]
+            perm[:, j] = chosen
+        return perm[:, :k]
+
+    def _draw_classes(self, tasks: int) -> torch.Tensor:
+        """``[tasks, N]`` class ids, column ``l`` being the class that gets label ``l``."""
+        N, C = self.n_way, self.num_classes
         if self.shuffle_labels:
-            # The N largest of C uniform draws: a uniformly random subset, in random order.
-            return self._rand(B, C).topk(N, dim=1, sorted=True).indices
+            return self._first_of_permutations(tasks, C, N)
         # Fixed assignment: class c always has label c mod N; pick one class per label.
         group_sizes = (C - torch.arange(N) + N - 1) // N
-        pick = (self._rand(B, N) * group_sizes).long()
+        pick = (self._rand(tasks, N) * group_sizes).long()
         return torch.arange(N) + N * pick
 
-    def _draw_drawers(self) -> torch.Tensor:
-        """``[B, N, K+Q]`` distinct drawers per class, in random order (first K: support)."""
-        B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
-        return self._rand(B, N, self.num_drawers).topk(K + Q, dim=-1, sorted=True).indices
+    def _draw_drawers(self, tasks: int) -> torch.Tensor:
+        """``[tasks, N, K+Q]`` distinct drawers per class, in random order (first K: support)."""
+        N, K, Q = self.n_way, self.k_shot, self.n_query
+        return self._first_of_permutations(tasks * N, self.num_drawers, K + Q).view(tasks, N, -1)
 
-    def _gather(self, flat_ids: torch.Tensor) -> torch.Tensor:
-        """Images ``[*flat_ids.shape, S, S]`` for ids ``class * drawers + drawer``."""
-        S = self.pool.shape[-1]
-        picked = self.flat_pool.index_select(0, flat_ids.flatten().to(self.device))
-        return picked.view(*flat_ids.shape, S, S)
+    def _refill(self) -> None:
+        """Draw the indices (and labels) of the next ``M`` meta-batches at once."""
+        B, N, K, Q, M = self.batch_size, self.n_way, self.k_shot, self.n_query, self._plan_size
+        T = M * B  # tasks are independent: draw M*B of them, then cut into M meta-batches
+        class_ids = self._draw_classes(T)  # [T, N]: column l gets label l
+        ids = class_ids[:, :, None] * self.num_drawers + self._draw_drawers(T)  # [T, N, K+Q]
+        plan = {
+            "classes": self.chars[class_ids // self.rotations].view(M, B, N),
+            "rotations": (class_ids % self.rotations).view(M, B, N),
+        }
+        if self.layout == "homework":
+            # Row k < K, column n: the k-th support image of the class labelled n. Query rows
+            # shuffle the classes across columns, so a column no longer gives the label away.
+            label = torch.arange(N).expand(T, K + Q, N).clone()
+            label[:, K:] = self._rand(T, Q, N).argsort(dim=-1)
+            shot = torch.arange(K + Q)[None, :, None].expand(T, K + Q, N)
+            plan["ids"] = ids[torch.arange(T)[:, None, None], label, shot].view(M, -1)
+            plan["labels"] = torch.eye(N)[label].view(M, B, K + Q, N, N)
+        else:
+            # Shuffle positions within the support set and within the query set so that order
+            # never reveals a label: position p holds label perm[p] // count.
+            perm = self._rand(T, N * (K + Q))
+            perm_s, perm_q = perm[:, : N * K].argsort(dim=1), perm[:, N * K :].argsort(dim=1)
+            support_ids = ids[:, :, :K].reshape(T, N * K).gather(1, perm_s)
+            query_ids = ids[:, :, K:].reshape(T, N * Q).gather(1, perm_q)
+            # Per meta-batch: all support ids, then all query ids (one gather, two views).
+            plan["ids"] = torch.cat([support_ids.view(M, -1), query_ids.view(M, -1)], dim=1)
+            plan["support_y"] = (perm_s // K).view(M, B, N * K)
+            plan["query_y"] = (perm_q // Q).view(M, B, N * Q)
+        self._plan = {key: value.to(self.device) for key, value in plan.items()}
+        self._plan_next = 0
 
     def sample(self) -> Episode | HomeworkBatch:
         """Draw one meta-batch (see the module docstring for the shapes)."""
+        if self._plan_next >= self._plan_size:
+            self._refill()
+        i, plan = self._plan_next, self._plan
+        self._plan_next += 1
         B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
-        class_ids = self._draw_classes()  # [B, N]: column l gets label l
-        ids = class_ids[:, :, None] * self.num_drawers + self._draw_drawers()  # [B, N, K+Q]
-        if self.layout == "homework":
-            return self._homework(ids, class_ids)
-        # Shuffle positions within the support set and within the query set so that order never
-        # reveals a label: position p holds label perm[p] // count.
-        perm = self._rand(B, N * (K + Q))
-        perm_s, perm_q = perm[:, : N * K].argsort(dim=1), perm[:, N * K :].argsort(dim=1)
-        support_ids = ids[:, :, :K].reshape(B, N * K).gather(1, perm_s)
-        query_ids = ids[:, :, K:].reshape(B, N * Q).gather(1, perm_q)
-        # One gather for both sets; each half is a contiguous view of it.
-        x = self._gather(torch.cat([support_ids.flatten(), query_ids.flatten()]))
         S = self.pool.shape[-1]
+        x = self.flat_pool.index_select(0, plan["ids"][i])  # [B * N * (K+Q), S, S]
+        if self.layout == "homework":
+            return HomeworkBatch(
+                x.view(B, K + Q, N, S * S),
+                plan["labels"][i],
+                plan["classes"][i],
+                plan["rotations"][i],
+            )
         return Episode(
             support_x=x[: B * N * K].view(B, N * K, 1, S, S),
-            support_y=(perm_s // K).to(self.device),
+            support_y=plan["support_y"][i],
             query_x=x[B * N * K :].view(B, N * Q, 1, S, S),
-            query_y=(perm_q // Q).to(self.device),
-            **self._meta(class_ids),
+            query_y=plan["query_y"][i],
+            classes=plan["classes"][i],
+            rotations=plan["rotations"][i],
         )
-
-    def _meta(self, class_ids: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Character index and quarter turns behind every label, ``[B, N]`` each."""
-        return {
-            "classes": self.chars[class_ids // self.rotations].to(self.device),
-            "rotations": (class_ids % self.rotations).to(self.device),
-        }
-
-    def _homework(self, ids: torch.Tensor, class_ids: torch.Tensor) -> HomeworkBatch:
-        B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
-        # Row k < K, column n: the k-th support image of the class labelled n. Query rows
-        # shuffle the classes across columns, so that a column no longer gives the label away.
-        label = torch.arange(N).expand(B, K + Q, N).clone()
-        label[:, K:] = self._rand(B, Q, N).argsort(dim=-1)
-        shot = torch.arange(K + Q)[None, :, None].expand(B, K + Q, N)
-        flat_ids = ids[torch.arange(B)[:, None, None], label, shot]
-        images = self._gather(flat_ids).flatten(-2)
-        onehot = torch.eye(N, device=self.device)[label.to(self.device)]
-        return HomeworkBatch(images, onehot, **self._meta(class_ids))
 
     def __iter__(self) -> Iterator[Episode | HomeworkBatch]:
         count = 0

@@ -356,3 +356,13 @@ def test_explorer_reports_bad_settings_instead_of_raising(omniglot) -> None:
     assert explorer.draws == 2
     explorer.k_shot.value = 20
     assert "k_shot + n_query = 20 + 1 = 21" in explorer.counts.value
+
+
+def test_classes_and_labels_are_uniform(images: torch.Tensor) -> None:
+    """Each of 12 classes is equally likely at each of the 5 labels (4000 tasks, ±20%)."""
+    ep = EpisodeSampler(images, n_way=5, batch_size=4000, seed=11).sample()
+    counts = torch.zeros(12, 5)
+    for label in range(5):
+        counts[:, label] = torch.bincount(ep.classes[:, label], minlength=12).float()
+    expected = 4000 / 12
+    assert ((counts - expected).abs() < 0.2 * expected).all(), counts
