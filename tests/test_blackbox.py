@@ -1,0 +1,163 @@
+"""lecture_utils.blackbox: shapes, invariances, label handling and input checks of the four
+black-box families (small synthetic tensors; no data needed)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lecture_utils import blackbox
+
+B, N, K, Q, S = 3, 5, 2, 3, 28
+
+
+def episode(n_way: int = N, k_shot: int = K, n_query: int = Q, size: int = S, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    support_x = torch.rand(B, n_way * k_shot, 1, size, size, generator=gen)
+    support_y = torch.arange(n_way).repeat_interleave(k_shot).expand(B, -1).clone()
+    for b in range(B):  # shuffled order, as the sampler gives it
+        perm = torch.randperm(n_way * k_shot, generator=gen)
+        support_x[b], support_y[b] = support_x[b, perm], support_y[b, perm]
+    query_x = torch.rand(B, n_way * n_query, 1, size, size, generator=gen)
+    return support_x, support_y, query_x
+
+
+def small(family: str, encoder: str = "pixels", **kwargs) -> blackbox.BlackBoxModel:
+    torch.manual_seed(0)
+    if encoder == "conv":
+        kwargs.setdefault("channels", 8)
+    return blackbox.build_model(family, encoder, n_way=N, **kwargs).eval()
+
+
+@pytest.mark.parametrize("encoder", ["pixels", "conv"])
+@pytest.mark.parametrize("family", blackbox.FAMILIES)
+def test_logit_shapes(family: str, encoder: str) -> None:
+    model = small(family, encoder)
+    logits = model(*episode())
+    assert logits.shape == (B, N * Q, N)
+    assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("family", blackbox.FAMILIES)
+def test_feature_inputs(family: str) -> None:
+    model = blackbox.build_model(family, "features", feature_dim=36)
+    sx, sy, qx = episode(size=6)
+    assert model(sx, sy, qx).shape == (B, N * Q, N)
+
+
+@pytest.mark.parametrize("family", blackbox.FAMILIES)
+def test_fewer_classes_than_built_for(family: str) -> None:
+    model = small(family)
+    assert model(*episode(n_way=3)).shape == (B, 3 * Q, 3)
+
+
+@pytest.mark.parametrize("family", ["lstm", "feedforward", "attention"])
+def test_more_classes_than_built_for_is_a_clear_error(family: str) -> None:
+    model = small(family)
+    with pytest.raises(ValueError, match="max_way=5"):
+        model(*episode(n_way=7))
+
+
+def test_hypernetwork_handles_any_number_of_classes() -> None:
+    model = small("hypernet")
+    assert model(*episode(n_way=9, k_shot=1)).shape == (B, 9 * Q, 9)
+
+
+@pytest.mark.parametrize("context_dim", [2, 8, 128])
+def test_feedforward_is_permutation_invariant(context_dim: int) -> None:
+    model = small("feedforward", context_dim=context_dim)
+    sx, sy, qx = episode()
+    perm = torch.randperm(N * K, generator=torch.Generator().manual_seed(1))
+    before = model(sx, sy, qx)
+    after = model(sx[:, perm], sy[:, perm], qx)
+    torch.testing.assert_close(before, after, rtol=1e-5, atol=1e-5)
+    # ... and not trivially: the support set does change the prediction.
+    other = model(torch.rand_like(sx), sy, qx)
+    assert not torch.allclose(before, other, atol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["attention", "hypernet"])
+def test_set_models_are_permutation_invariant_too(family: str) -> None:
+    model = small(family)
+    sx, sy, qx = episode()
+    perm = torch.randperm(N * K, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(
+        model(sx, sy, qx), model(sx[:, perm], sy[:, perm], qx), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_lstm_depends_on_support_order() -> None:
+    model = small("lstm")
+    sx, sy, qx = episode()
+    perm = torch.randperm(N * K, generator=torch.Generator().manual_seed(3))
+    assert not torch.allclose(model(sx, sy, qx), model(sx[:, perm], sy[:, perm], qx))
+
+
+def test_lstm_sequence_zeroes_query_labels() -> None:
+    feats_s, feats_q = torch.randn(B, N * K, 7), torch.randn(B, N * Q, 7)
+    sy = episode()[1]
+    seq = blackbox.lstm_input_sequence(feats_s, sy, feats_q, label_size=N)
+    assert seq.shape == (B, N * K + N * Q, 7 + N)
+    torch.testing.assert_close(seq[:, : N * K, 7:], torch.nn.functional.one_hot(sy, N).float())
+    assert torch.equal(seq[:, N * K :, 7:], torch.zeros(B, N * Q, N))
+    torch.testing.assert_close(seq[:, N * K :, :7], feats_q)
+
+
+def test_lstm_reads_labels_of_the_support_set() -> None:
+    model = small("lstm")
+    sx, sy, qx = episode()
+    relabelled = (sy + 1) % N
+    assert not torch.allclose(model(sx, sy, qx), model(sx, relabelled, qx))
+
+
+def test_hypernetwork_makes_one_head_per_task() -> None:
+    model = small("hypernet")
+    sx, sy, qx = episode()
+    weight, bias = model.head(sx, sy, N)
+    assert weight.shape == (B, N, model.head_dim) and bias.shape == (B, N)
+    assert not torch.allclose(weight[0], weight[1])  # different tasks, different heads
+    # The logits are exactly the generated linear head applied to the query embedding.
+    q = model.project(model.embed(qx))
+    torch.testing.assert_close(model(sx, sy, qx), q @ weight.transpose(1, 2) + bias[:, None])
+    assert model.phi_size(N, K) == N * (model.head_dim + 1)
+
+
+def test_phi_sizes() -> None:
+    assert small("feedforward", context_dim=8).phi_size(N, K) == 8
+    assert small("lstm").phi_size(N, K) == 2 * (128 + N)
+
+
+def test_nearest_class_mean_classifies_its_own_support() -> None:
+    model = blackbox.NearestClassMean(torch.nn.Flatten(), S * S)
+    sx, sy, _ = episode(k_shot=1)
+    logits = model(sx, sy, sx)
+    assert torch.equal(logits.argmax(-1), sy)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda sx, sy, qx: (sx, sy.float(), qx), "integer labels"),
+        (lambda sx, sy, qx: (sx, sy[:, :-1], qx), "support_y must be"),
+        (lambda sx, sy, qx: (sx, sy, qx[:2]), "batch size"),
+        (lambda sx, sy, qx: (sx, sy - 1, qx), "0..N-1"),
+        (lambda sx, sy, qx: (sx[0, :, 0, 0], sy, qx[0, :, 0, 0]), r"\[B, items"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(change, message: str) -> None:
+    model = small("attention")
+    with pytest.raises(ValueError, match=message):
+        model(*change(*episode()))
+
+
+def test_bad_constructor_arguments() -> None:
+    with pytest.raises(ValueError, match="Unknown family"):
+        blackbox.build_model("rnn")
+    with pytest.raises(ValueError, match="Unknown encoder"):
+        blackbox.build_model("lstm", "resnet")
+    with pytest.raises(ValueError, match="feature_dim"):
+        blackbox.build_model("lstm", "features")
+    with pytest.raises(ValueError, match="n_way"):
+        blackbox.build_model("lstm", n_way=1)
+    with pytest.raises(ValueError, match="context_dim"):
+        blackbox.build_model("feedforward", "pixels", context_dim=0)
