@@ -316,6 +316,9 @@ def run_method(
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose from {list(METHODS)}.")
     key = (id(tasks), method, shots, seed, budget, weight if method == "multitask" else None)
+    tracked = (*key, method == "finetune")
+    if tracked in _RESULTS:  # a run that tracked forgetting also answers one that does not
+        return _RESULTS[tracked]
     key = (*key, track_forgetting and method == "finetune")
     if key in _RESULTS:
         return _RESULTS[key]
@@ -457,6 +460,7 @@ def run_experiment(
     extra_weights: Sequence[float] = (),
     sweep_shots: int | None = None,
     forgetting_shots: int | None = None,
+    track_forgetting: bool = True,
     progress: bool = True,
 ) -> Experiment:
     """Every method x shot count x seed, plus a multi-task weight sweep at ``sweep_shots``.
@@ -485,7 +489,7 @@ def run_experiment(
         results.append(
             run_method(
                 tasks, method, k, seed, budget, weight=w,
-                track_forgetting=(k == forgetting_shots), progress=progress,
+                track_forgetting=track_forgetting and k == forgetting_shots, progress=progress,
             )
         )  # fmt: skip
     return Experiment(results, budget, time.perf_counter() - start)
@@ -748,7 +752,10 @@ def build_controls(
             if not methods or not shots:
                 print("Pick at least one method and one shot count.")
                 return None
-            exp = runner(tasks, shots, methods, seeds=seeds, budget=budget, weight=weight)
+            exp = runner(
+                tasks, shots, methods, seeds=seeds, budget=budget, weight=weight,
+                track_forgetting=False,
+            )  # fmt: skip
             status.value = f"{len(exp.results)} runs in {exp.seconds:.1f} s"
             plot_accuracy_vs_shots(exp, weight=weight)
             plt.show()

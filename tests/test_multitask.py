@@ -144,6 +144,7 @@ def test_linear_probe_keeps_b_and_finetune_records_forgetting(tasks: mt.TwoTasks
     assert probe.trained_parameters == 8 * n_a + n_a  # only the new linear head
     # Memoised: asking again returns the stored result without training.
     assert mt.run_method(tasks, "linear_probe", 2, 0, TINY, progress=False) is probe
+    assert mt.run_method(tasks, "finetune", 2, 0, TINY, progress=False) is fine  # tracked run
 
 
 @pytest.mark.real_data
