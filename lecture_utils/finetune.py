@@ -250,7 +250,8 @@ def same_label_space_target(
     classes = [int(c) for c in classes]
     if not classes or max(classes) >= heldout.num_classes or min(classes) < 0:
         raise ValueError(
-            f"classes must be a non-empty list of pretraining classes in 0..{heldout.num_classes - 1}."
+            "classes must be a non-empty list of pretraining classes in "
+            f"0..{heldout.num_classes - 1}."
         )
     lookup = torch.full((heldout.num_classes,), -1, dtype=torch.long)
     lookup[torch.tensor(classes)] = torch.arange(len(classes))
@@ -596,6 +597,50 @@ def scratch_recipe(epochs: int, lr: float = 3e-3) -> Recipe:
 # --------------------------------------------------------------------------------------------
 
 
+def hyperparameter_selection(
+    state: dict[str, torch.Tensor],
+    target: Target,
+    configs: dict[str, Recipe],
+    k: int,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Pick a config two ways and report what each believes vs what it gets on fresh drawers.
+
+    ``"test set"``: train every config on ``target.train``, keep the best on ``target.test``
+    and report that test score. ``"k-fold CV"``: keep the best mean validation score over
+    ``k`` drawer-grouped folds of ``target.train`` and report that CV score. Both then report
+    the chosen config's accuracy on ``target.fresh`` (never used for any choice).
+    """
+    if target.fresh is None:
+        raise ValueError("hyperparameter_selection needs target.fresh (untouched drawers).")
+    full = {name: fine_tune(state, target, r, seed)[1] for name, r in configs.items()}
+    folds = kfold_indices(target.train, k)
+    cv = {}
+    for name, recipe in configs.items():
+        scores = [
+            fine_tune(
+                state,
+                target,
+                recipe,
+                seed,
+                train=subset(target.train, tr),
+                evaluate=[subset(target.train, va)],
+            )[1].test
+            for tr, va in folds
+        ]
+        cv[name] = sum(scores) / len(scores)
+    by_test = max(full, key=lambda n: full[n].test)
+    by_cv = max(cv, key=lambda n: cv[n])
+    return {
+        "test set": {
+            "config": by_test,
+            "reported": full[by_test].test,
+            "fresh": full[by_test].fresh,
+        },
+        "k-fold CV": {"config": by_cv, "reported": cv[by_cv], "fresh": full[by_cv].fresh},
+    }
+
+
 def run_arms(
     arms: dict[str, Callable[[int], float]], seeds: Sequence[int], desc: str
 ) -> dict[str, list[float]]:
@@ -655,6 +700,38 @@ def verdict_table(rows: Sequence[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def plot_sweep(
+    sweeps: dict[str, dict[float, list[float]]], title: str, mark: float | None = None
+) -> object:
+    """Accuracy against learning rate (log axis), one line per method, standard-error bars;
+    ``mark`` draws a vertical line (e.g. the pretraining learning rate)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for i, (label, sweep) in enumerate(sweeps.items()):
+        lrs = sorted(sweep)
+        stats = [mean_sem(sweep[lr]) for lr in lrs]
+        ax.errorbar(
+            lrs,
+            [m for m, _ in stats],
+            yerr=[s for _, s in stats],
+            marker="o",
+            capsize=3,
+            label=label,
+            color=f"C{i}",
+        )
+    if mark is not None:
+        ax.axvline(mark, color="gray", ls="--", label=f"pretraining lr {mark:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("fine-tuning learning rate (head; Adam)")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
 def plot_arms(
     scores: dict[str, list[float]], title: str, ax: object = None, ylabel: str = "test accuracy"
 ) -> object:
@@ -682,7 +759,10 @@ def plot_arms(
 
 
 def fine_tuning_lab(
-    state: dict[str, torch.Tensor], target: Target, scratch_state: dict[str, torch.Tensor]
+    state: dict[str, torch.Tensor],
+    target: Target,
+    scratch_state: dict[str, torch.Tensor],
+    epochs: int = 10,
 ) -> tuple[object, Callable[[], None]]:
     """Widgets to pick trainable blocks, learning rate, per-layer divisor and epochs; "run"
     fine-tunes and redraws its test curve beside a from-scratch run with the same epochs.
@@ -697,7 +777,7 @@ def fine_tuning_lab(
     boxes = [widgets.Checkbox(value=True, description=n, indent=False) for n in names]
     lr = widgets.FloatLogSlider(value=3e-3, base=10, min=-4, max=-1, step=0.25, description="lr")
     factor = widgets.FloatSlider(value=2.6, min=1.0, max=4.0, step=0.1, description="divide/layer")
-    epochs = widgets.IntSlider(value=15, min=2, max=40, description="epochs")
+    epochs = widgets.IntSlider(value=epochs, min=2, max=30, description="epochs")
     button = widgets.Button(description="run", button_style="primary")
     out = widgets.Output()
     scratch_cache: dict[int, list[float]] = {}
