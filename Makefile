@@ -8,7 +8,6 @@ PY := $(BIN)/python
 # Only installed when the venv has no torch at all; an existing torch is never upgraded.
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.lecture-installed
-NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 LINT_DIRS := $(wildcard lecture_utils tests notebooks benchmarks scripts)
 # `make run INPLACE=1` == `make outputs`; NOTEBOOKS=... restricts the run to some notebooks.
 INPLACE ?=
@@ -21,7 +20,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	LECTURE_FAST_MODE=$${LECTURE_FAST_MODE:-1} LECTURE_DEVICE=$${LECTURE_DEVICE:-cpu} \
-		$(PY) -m pytest $(NBVAL_FLAGS) $(PYTEST_ARGS)
+		$(PY) -m pytest $(PYTEST_ARGS)
 
 run: $(STAMP)
 	$(PY) scripts/run_notebooks.py $(if $(INPLACE),--inplace) $(NOTEBOOKS)
