@@ -158,7 +158,12 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
     drawers. Everything is tensor indexing: no Python loop per image or per task.
 
     Iterating yields meta-batches forever (or ``num_batches`` of them); pass it to a
-    ``DataLoader(sampler, batch_size=None)`` or just call :meth:`sample`.
+    ``DataLoader(sampler, batch_size=None)`` (keep ``num_workers=0``: workers would copy the
+    generator and repeat each other's episodes; the sampler is fast enough without them) or just
+    call :meth:`sample`. For speed, the random indices of several meta-batches (about
+    ``PLAN_IMAGES`` images) are drawn from the generator at once and handed out one meta-batch
+    per call; the same seed always gives the same sequence. To restart a sequence, build a new
+    sampler (re-seeding ``generator`` only affects batches not yet drawn ahead).
     """
 
     def __init__(
