@@ -155,7 +155,7 @@ class Budget:
     channels: int = 32
     pretrain_steps: int = 150
     multitask_steps: int = 150
-    adapt_steps: int = 60
+    adapt_steps: int = 100
     probe_steps: int = 300
     batch_size: int = 48
     multitask_target_batch: int = 16
@@ -418,6 +418,7 @@ class Experiment:
     results: list[RunResult]
     budget: Budget
     seconds: float
+    classes: dict[str, int] = field(default_factory=dict)  # {"A": n_A, "B": n_B}
 
     def select(self, method: str, shots: int | None = None, weight: float | None = None) -> list:
         return [
@@ -492,7 +493,8 @@ def run_experiment(
                 track_forgetting=track_forgetting and k == forgetting_shots, progress=progress,
             )
         )  # fmt: skip
-    return Experiment(results, budget, time.perf_counter() - start)
+    classes = {"A": tasks.target_test.num_classes, "B": tasks.source_train.num_classes}
+    return Experiment(results, budget, time.perf_counter() - start, classes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -623,8 +625,14 @@ def plot_forgetting(exp: Experiment, shots: int, weight: float = 0.5):
         for m in ("multitask", "linear_probe"):
             mu, sd, n = exp.mean_std(m, shots, metric, weight=weight)
             if n:
-                ax.axhline(100 * mu, color=METHOD_COLORS[m], ls="--", label=METHOD_LABELS[m])
+                label = METHOD_LABELS[m] + " (after training)"
+                ax.axhline(100 * mu, color=METHOD_COLORS[m], ls="--", label=label)
                 ax.axhspan(100 * (mu - sd), 100 * (mu + sd), color=METHOD_COLORS[m], alpha=0.1)
+        classes = exp.classes.get("B" if curve == "source_curve" else "A")
+        if classes:
+            chance = 100 / classes
+            ax.axhline(chance, color="k", ls=":", lw=1, label=f"chance ({chance:.1f}%)")
+        ax.set_ylim(0, 100)
         ax.set_xlabel("fine-tuning epoch on A (0 = right after pretraining on B)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(title)

@@ -205,7 +205,7 @@ def fake_experiment() -> mt.Experiment:
                 result("linear_probe", k, seed, probe + noise, 0.60),
                 result("multitask", k, seed, multi + noise, 0.55),
             ]
-    return mt.Experiment(results, TINY, 1.0)
+    return mt.Experiment(results, TINY, 1.0, {"A": 4, "B": 3})
 
 
 def test_mean_std_and_verdicts_follow_the_numbers() -> None:
