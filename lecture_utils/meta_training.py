@@ -147,7 +147,7 @@ def meta_train(
     seed: int = 0,
     on_eval: Callable[[int, MetaHistory], None] | None = None,
 ) -> MetaHistory:
-    """Meta-train ``model`` with Adam on query cross-entropy until ``steps`` or ``seconds`` runs out.
+    """Meta-train ``model`` with Adam on query cross-entropy until ``steps`` or ``seconds`` end.
 
     Every ``eval_every`` steps (and at the end) the model is scored on the same ``val_tasks``
     meta-validation tasks (drawn once from ``val``, e.g. held-out alphabets). The time budget
@@ -419,3 +419,62 @@ def pretrain_encoder(
     for p in trunk.parameters():
         p.requires_grad_(False)
     return trunk, info
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers the notebook's experiments share
+# --------------------------------------------------------------------------------------------
+
+
+def standardise(features: torch.Tensor, side: int) -> torch.Tensor:
+    """The bank's preprocessing for fresh features ``[..., F]``: standardise, pad to ``[side²]``."""
+    features = features - features.mean(dim=-1, keepdim=True)
+    features = F.normalize(features, dim=-1) * math.sqrt(features.shape[-1])
+    padded = features.new_zeros(*features.shape[:-1], side * side)
+    padded[..., : features.shape[-1]] = features
+    return padded
+
+
+class OnImages(nn.Module):
+    """Wrap a model trained on a :class:`FeatureBank` so it takes images ``[B, M, 1, S, S]``:
+    the frozen encoder and the bank's preprocessing run first."""
+
+    def __init__(self, encoder: nn.Module, model: nn.Module, side: int) -> None:
+        super().__init__()
+        self.encoder, self.model, self.side = encoder, model, side
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        B, M = x.shape[:2]
+        f = self.encoder(x.reshape(B * M, *x.shape[2:]))
+        return standardise(f, self.side).view(B, M, 1, self.side, self.side)
+
+    def forward(self, support_x, support_y, query_x):
+        self.encoder.eval()
+        return self.model(self._features(support_x), support_y, self._features(query_x))
+
+
+@torch.no_grad()
+def prediction_change_rate(
+    model: nn.Module, episodes: Sequence[Episode], seed: int = 0
+) -> tuple[float, float]:
+    """Shuffle the order of every support set; return (fraction of query predictions that
+    change, largest absolute logit change)."""
+    gen = torch.Generator().manual_seed(seed)
+    model.eval()
+    changed, total, biggest = 0, 0, 0.0
+    for ep in episodes:
+        perm = torch.rand(ep.support_y.shape, generator=gen).argsort(dim=1)
+        sx = ep.support_x.gather(1, perm.view(*perm.shape, 1, 1, 1).expand_as(ep.support_x))
+        sy = ep.support_y.gather(1, perm)
+        before = model(ep.support_x, ep.support_y, ep.query_x)
+        after = model(sx, sy, ep.query_x)
+        changed += (before.argmax(-1) != after.argmax(-1)).sum().item()
+        total += ep.query_y.numel()
+        biggest = max(biggest, (before - after).abs().max().item())
+    return changed / total, biggest
+
+
+def errorbar_summary(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds (std 0 for a single seed)."""
+    t = torch.tensor(list(values), dtype=torch.float64)
+    return t.mean().item(), (t.std().item() if len(t) > 1 else 0.0)
