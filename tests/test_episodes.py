@@ -366,3 +366,15 @@ def test_classes_and_labels_are_uniform(images: torch.Tensor) -> None:
         counts[:, label] = torch.bincount(ep.classes[:, label], minlength=12).float()
     expected = 4000 / 12
     assert ((counts - expected).abs() < 0.2 * expected).all(), counts
+
+
+def test_single_thread_restores_the_thread_count_and_changes_nothing(images: torch.Tensor) -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a = EpisodeSampler(images, batch_size=3, seed=4).sample()
+        assert torch.get_num_threads() == 2
+        b = EpisodeSampler(images, batch_size=3, seed=4, single_thread=False).sample()
+        assert same(a, b)
+    finally:
+        torch.set_num_threads(before)
