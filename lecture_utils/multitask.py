@@ -604,24 +604,38 @@ def plot_accuracy_vs_shots(exp: Experiment, weight: float = 0.5, ax=None):
     return ax.figure
 
 
-def plot_forgetting(exp: Experiment, shots: int, weight: float = 0.5):
-    """Fine-tuning's accuracy on B and on A per epoch, against multi-task and the probe."""
+def plot_forgetting(
+    exp: Experiment,
+    shots: int,
+    weight: float = 0.5,
+    compare: dict[str, Experiment] | None = None,
+):
+    """Fine-tuning's accuracy on B and on A per epoch, against multi-task and the probe.
+
+    ``compare`` adds the fine-tuning curves of other experiments (e.g. a larger learning rate).
+    """
     import matplotlib.pyplot as plt
 
-    runs = [r for r in exp.select("finetune", shots) if r.source_curve]
-    if not runs:
+    curves_by_label = {"transfer: fine-tune all (per epoch)": exp, **(compare or {})}
+    tracked = {
+        label: [r for r in e.select("finetune", shots) if r.source_curve]
+        for label, e in curves_by_label.items()
+    }
+    if not all(tracked.values()):
         raise ValueError(f"No fine-tuning run tracked forgetting at {shots} shots.")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.0), sharey=False)
+    colors = [METHOD_COLORS["finetune"], "tab:red", "tab:green", "tab:brown"]
     for ax, curve, metric, title in (
         (axes[0], "source_curve", "source_accuracy", "task B (source) — B's own head"),
         (axes[1], "target_curve", "target_accuracy", "task A (target)"),
     ):
-        curves = torch.tensor([getattr(r, curve) for r in runs]) * 100
-        epochs = range(curves.shape[1])
-        mean, std = curves.mean(0), curves.std(0) if len(runs) > 1 else torch.zeros(curves.shape[1])
-        color = METHOD_COLORS["finetune"]
-        ax.plot(epochs, mean, color=color, label="transfer: fine-tune all (per epoch)")
-        ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+        for (label, runs), color in zip(tracked.items(), colors, strict=False):
+            curves = torch.tensor([getattr(r, curve) for r in runs]) * 100
+            epochs = range(curves.shape[1])
+            mean = curves.mean(0)
+            std = curves.std(0) if len(runs) > 1 else torch.zeros(curves.shape[1])
+            ax.plot(epochs, mean, color=color, marker=".", label=label)
+            ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
         for m in ("multitask", "linear_probe"):
             mu, sd, n = exp.mean_std(m, shots, metric, weight=weight)
             if n:
@@ -638,7 +652,7 @@ def plot_forgetting(exp: Experiment, shots: int, weight: float = 0.5):
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Catastrophic forgetting while fine-tuning on {shots} examples per A class")
+    fig.suptitle(f"What fine-tuning on {shots} examples per A class does to B (and to A)")
     fig.tight_layout()
     return fig
 
@@ -695,10 +709,11 @@ def closing_verdict(exp: Experiment, weight: float = 0.5) -> str:
     lines = [f"At {k} examples per A class:"]
     if "finetune" in exp.methods:
         f = forgetting_numbers(exp, k) if exp.select("finetune", k)[0].source_curve else None
-        drop = f" (it was {f['before']:.1f}% before fine-tuning)" if f else ""
+        drop = f" ({f['before']:.1f}% before fine-tuning, {-f['drop']:+.1f} points)" if f else ""
         lines.append(
-            f"- transfer (fine-tune) reaches {pct('finetune')} on A, but its trunk now gives "
-            f"{pct('finetune', 'source_accuracy')} on B{drop}: it solved A, not A and B."
+            f"- transfer (fine-tune) reaches {pct('finetune')} on A; the same trunk with B's old "
+            f"head now gives {pct('finetune', 'source_accuracy')} on B{drop}. Keeping B at its "
+            "pretrained level means keeping a second copy of the pretrained network."
         )
     if "linear_probe" in exp.methods:
         lines.append(

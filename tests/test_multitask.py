@@ -218,7 +218,7 @@ def test_mean_std_and_verdicts_follow_the_numbers() -> None:
     assert "+25.0 at 10" in verdict
     forgetting = mt.forgetting_numbers(exp, 10)
     assert forgetting["before"] == pytest.approx(60.0) and forgetting["drop"] == pytest.approx(30)
-    assert "30.0% on B (it was 60.0% before" in mt.closing_verdict(exp)
+    assert "30.0% on B (60.0% before fine-tuning, -30.0 points)" in mt.closing_verdict(exp)
 
 
 def test_plots_draw_one_line_per_method() -> None:
@@ -226,6 +226,8 @@ def test_plots_draw_one_line_per_method() -> None:
     fig = mt.plot_accuracy_vs_shots(exp)
     assert len(fig.axes[0].containers) == 4  # one errorbar container per method
     fig = mt.plot_forgetting(exp, 10)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 1 + 2 + 1  # curve, 2 methods, chance
+    fig = mt.plot_forgetting(exp, 10, compare={"lr x10": fake_experiment()})
+    assert len(fig.axes[0].lines) == 2 + 2 + 1
     with pytest.raises(ValueError, match="No fine-tuning run"):
         mt.plot_forgetting(exp, 5)
