@@ -463,11 +463,14 @@ def run_experiment(
     forgetting_shots: int | None = None,
     track_forgetting: bool = True,
     progress: bool = True,
+    single_thread: bool = True,
 ) -> Experiment:
     """Every method x shot count x seed, plus a multi-task weight sweep at ``sweep_shots``.
 
     ``forgetting_shots`` (default: the largest shot count) records fine-tuning's per-epoch
     accuracy on B. One outer progress bar counts the runs; each training loop has its own bar.
+    ``single_thread`` trains on one torch thread (restored afterwards): these small networks gain
+    little from a second thread, and on a busy 2-core machine two threads ran ~3x slower.
     """
     from tqdm.auto import tqdm
 
@@ -486,13 +489,20 @@ def run_experiment(
             plan += [("multitask", sweep_shots, seed, w) for w in extra_weights if w != weight]
     start = time.perf_counter()
     results = []
-    for method, k, seed, w in tqdm(plan, desc="runs", disable=not progress):
-        results.append(
-            run_method(
-                tasks, method, k, seed, budget, weight=w,
-                track_forgetting=track_forgetting and k == forgetting_shots, progress=progress,
-            )
-        )  # fmt: skip
+    threads = torch.get_num_threads()
+    if single_thread:
+        torch.set_num_threads(1)
+    try:
+        for method, k, seed, w in tqdm(plan, desc="runs", disable=not progress):
+            results.append(
+                run_method(
+                    tasks, method, k, seed, budget, weight=w,
+                    track_forgetting=track_forgetting and k == forgetting_shots,
+                    progress=progress,
+                )
+            )  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
     classes = {"A": tasks.target_test.num_classes, "B": tasks.source_train.num_classes}
     return Experiment(results, budget, time.perf_counter() - start, classes)
 

@@ -149,11 +149,13 @@ def test_linear_probe_keeps_b_and_finetune_records_forgetting(tasks: mt.TwoTasks
 
 @pytest.mark.real_data
 def test_run_experiment_runs_every_method_and_the_sweep(tasks: mt.TwoTasks) -> None:
+    threads = torch.get_num_threads()
     exp = mt.run_experiment(
         tasks, [1, 2], seeds=[0], budget=TINY, extra_weights=[0.2, 0.5], sweep_shots=2,
         progress=False,
     )  # fmt: skip
     assert len(exp.results) == 4 * 2 + 1
+    assert torch.get_num_threads() == threads  # the single-thread run restored the setting
     assert exp.methods == list(mt.METHODS) and exp.shots == [1, 2]
     for r in exp.results:
         assert 0.0 <= r.target_accuracy <= 1.0
