@@ -174,3 +174,10 @@ def test_compare_outcomes() -> None:
     assert ft.compare([0.6, 0.62, 0.61], [0.5, 0.5, 0.52])[0] == "better"
     assert ft.compare([0.5, 0.5, 0.52], [0.6, 0.62, 0.61])[0] == "worse"
     assert ft.compare([0.5, 0.6, 0.4], [0.5, 0.4, 0.6])[0] == "tie"
+
+
+def test_one_thread_restores_the_thread_count() -> None:
+    before = torch.get_num_threads()
+    with ft.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
