@@ -63,3 +63,18 @@ def test_describe_reports_versions_threads_and_mode(fast_mode: None) -> None:
     assert info["torch"] == torch.__version__
     assert isinstance(info["cpu_threads"], int) and info["cpu_threads"] >= 1
     assert info["fast_mode"] is True
+
+
+def test_single_thread_restores_the_thread_count_even_after_an_error():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        with runtime.single_thread():
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert torch.get_num_threads() == before
+    with runtime.single_thread(enabled=False):
+        assert torch.get_num_threads() == before
