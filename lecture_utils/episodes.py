@@ -14,7 +14,13 @@ field            shape                 meaning
 ``rotations``    ``[B, N]``             its rotation in quarter turns (0 without augmentation)
 ===============  ====================  ==============================================
 
+Items need not be square images: the sampler draws whatever lies in ``pool.shape[2:]`` (the
+*item shape*). An image pool ``[C, 20, S, S]`` gives items ``[1, S, S]`` as above (a channel axis
+is added); any other pool, e.g. precomputed features ``[C, 20, F]``, gives its items unchanged:
+``support_x [B, N*K, F]`` and ``query_x [B, N*Q, F]``. Rotations need square 2-D items.
+
 ``layout="homework"`` gives the CS330 homework layout instead: ``images`` ``[B, K+Q, N, S*S]``
+(for any item shape: the item flattened, ``[B, K+Q, N, prod(item)]``)
 and one-hot ``labels`` ``[B, K+Q, N, N]``; rows ``0..K-1`` are the support set (row ``k``,
 column ``n``: the k-th image of the class labelled ``n``), rows ``K..K+Q-1`` the query set,
 shuffled across columns so that position does not give the label away. With the default
@@ -149,13 +155,14 @@ def _check_positive(**values: int) -> None:
 class EpisodeSampler(torch.utils.data.IterableDataset):
     """Draws meta-batches of N-way K-shot tasks from an in-memory Omniglot tensor.
 
-    ``images`` is ``[C, 20, S, S]`` (``OmniglotData.images``); ``classes`` restricts sampling to
-    some character indices (a split). ``rotations=True`` adds 90°, 180° and 270° rotations of
-    every character as new classes (4× the classes; all rotations of a character stay in its
-    split). ``shuffle_labels=True`` (default) draws a new random class→label assignment per task;
-    with ``False`` class ``c`` always gets label ``c mod N`` (non-mutually-exclusive tasks, which a
-    model can solve by memorisation). Support and query images of a class are always different
-    drawers. Everything is tensor indexing: no Python loop per image or per task.
+    ``images`` is ``[C, 20, S, S]`` (``OmniglotData.images``), or any ``[C, drawers, *item]`` pool
+    such as precomputed features ``[C, 20, F]`` (see the module docstring); ``classes`` restricts
+    sampling to some character indices (a split). ``rotations=True`` adds 90°, 180° and 270°
+    rotations of every character as new classes (4× the classes; all rotations of a character stay
+    in its split). ``shuffle_labels=True`` (default) draws a new random class→label assignment per
+    task; with ``False`` class ``c`` always gets label ``c mod N`` (non-mutually-exclusive tasks,
+    which a model can solve by memorisation). Support and query images of a class are always
+    different drawers. Everything is tensor indexing: no Python loop per image or per task.
 
     Iterating yields meta-batches forever (or ``num_batches`` of them); pass it to a
     ``DataLoader(sampler, batch_size=None)`` (keep ``num_workers=0``: workers would copy the
@@ -188,10 +195,15 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         single_thread: bool = True,
     ) -> None:
         super().__init__()
-        if images.dim() != 4:
+        if images.dim() < 3:
             raise ValueError(
-                f"images must be [characters, drawers, S, S] (OmniglotData.images), "
-                f"got shape {tuple(images.shape)}."
+                f"images must be [characters, drawers, *item], e.g. [C, 20, S, S] "
+                f"(OmniglotData.images) or features [C, 20, F]; got shape {tuple(images.shape)}."
+            )
+        if rotations and (images.dim() != 4 or images.shape[-1] != images.shape[-2]):
+            raise ValueError(
+                f"rotations=True turns square images [C, drawers, S, S], got items of shape "
+                f"{tuple(images.shape[2:])}; pass rotations=False (or rotate before encoding)."
             )
         _check_positive(n_way=n_way, k_shot=k_shot, n_query=n_query, batch_size=batch_size)
         if layout not in ("flat", "homework"):
@@ -223,8 +235,12 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         if rotations:  # class id = 4 * position + quarter turns
             pool = torch.stack([torch.rot90(pool, r, dims=(-2, -1)) for r in range(4)], dim=1)
             pool = pool.flatten(0, 1)
-        self.pool = pool.to(self.device).contiguous()  # [num_classes, drawers, S, S]
-        self.flat_pool = self.pool.view(-1, *self.pool.shape[2:])  # [classes * drawers, S, S]
+        self.pool = pool.to(self.device).contiguous()  # [num_classes, drawers, *item]
+        self.flat_pool = self.pool.view(-1, *self.pool.shape[2:])  # [classes * drawers, *item]
+        item = tuple(self.pool.shape[2:])
+        # Episode items: images [S, S] get a channel axis, [1, S, S]; other items stay as they are.
+        self.item_shape = (1, *item) if images.dim() == 4 else item
+        self.item_numel = self.flat_pool[0].numel() if len(self.flat_pool) else 0
         self.num_drawers = drawers
         self.chars = chars
         self.n_way, self.k_shot, self.n_query, self.batch_size = n_way, k_shot, n_query, batch_size
@@ -345,19 +361,19 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         i, plan = self._plan_next, self._plan
         self._plan_next += 1
         B, N, K, Q = self.batch_size, self.n_way, self.k_shot, self.n_query
-        S = self.pool.shape[-1]
-        x = self.flat_pool.index_select(0, plan["ids"][i])  # [B * N * (K+Q), S, S]
+        item = self.item_shape
+        x = self.flat_pool.index_select(0, plan["ids"][i])  # [B * N * (K+Q), *item]
         if self.layout == "homework":
             return HomeworkBatch(
-                x.view(B, K + Q, N, S * S),
+                x.view(B, K + Q, N, self.item_numel),
                 plan["labels"][i],
                 plan["classes"][i],
                 plan["rotations"][i],
             )
         return Episode(
-            support_x=x[: B * N * K].view(B, N * K, 1, S, S),
+            support_x=x[: B * N * K].view(B, N * K, *item),
             support_y=plan["support_y"][i],
-            query_x=x[B * N * K :].view(B, N * Q, 1, S, S),
+            query_x=x[B * N * K :].view(B, N * Q, *item),
             query_y=plan["query_y"][i],
             classes=plan["classes"][i],
             rotations=plan["rotations"][i],

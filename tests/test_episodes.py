@@ -378,3 +378,45 @@ def test_single_thread_restores_the_thread_count_and_changes_nothing(images: tor
         assert same(a, b)
     finally:
         torch.set_num_threads(before)
+
+
+# ---- items of any shape (e.g. precomputed features) -----------------------------------------
+
+
+def _feature_pool(images: torch.Tensor) -> torch.Tensor:
+    """``[C, 20, S*S]``: each image flattened, so item ``(c, d)`` is image ``(c, d)``."""
+    return images.flatten(2).clone()
+
+
+@pytest.mark.parametrize("layout", ["flat", "homework"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_feature_pool_draws_the_same_episodes_as_the_image_pool(
+    images: torch.Tensor, layout: str, shuffle: bool
+) -> None:
+    kw = dict(n_way=4, k_shot=2, n_query=3, batch_size=5, layout=layout, shuffle_labels=shuffle)
+    img = EpisodeSampler(images, list(range(10)), seed=3, **kw)
+    feat = EpisodeSampler(_feature_pool(images), list(range(10)), seed=3, **kw)
+    for _ in range(5):
+        a, b = img.sample(), feat.sample()
+        if layout == "homework":
+            assert b.images.shape == a.images.shape == (5, 5, 4, S * S)
+            assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+            continue
+        assert b.support_x.shape == (5, 8, S * S) and b.query_x.shape == (5, 12, S * S)
+        assert torch.equal(a.support_x.flatten(2), b.support_x)
+        assert torch.equal(a.query_x.flatten(2), b.query_x)
+        for name in ("support_y", "query_y", "classes", "rotations"):
+            assert torch.equal(getattr(a, name), getattr(b, name))
+
+
+def test_item_shape_keeps_extra_axes(images: torch.Tensor) -> None:
+    pool = images[:, :, None].expand(-1, -1, 2, -1, -1).contiguous()  # [C, 20, 2, S, S]
+    ep = EpisodeSampler(pool, n_way=3, k_shot=1, n_query=2, batch_size=4).sample()
+    assert ep.support_x.shape == (4, 3, 2, S, S) and ep.query_x.shape == (4, 6, 2, S, S)
+
+
+def test_rotations_need_square_images(images: torch.Tensor) -> None:
+    with pytest.raises(ValueError, match="rotations=True"):
+        EpisodeSampler(_feature_pool(images), rotations=True)
+    with pytest.raises(ValueError, match=r"\[characters, drawers, \*item\]"):
+        EpisodeSampler(images[:, 0, 0])
