@@ -61,3 +61,14 @@ def fast_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 def full_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Turn ``LECTURE_FAST_MODE`` off for one test."""
     monkeypatch.delenv("LECTURE_FAST_MODE", raising=False)
+
+
+@pytest.fixture
+def browser_ready() -> None:
+    """Playwright and Debian's Chromium must be present (skip locally, fail in CI)."""
+    from jupyterlab_browser import CHROMIUM, chromium_available, playwright_available
+
+    if not playwright_available():
+        skip_or_fail("playwright is not installed (pip install -e '.[test]')")
+    if not chromium_available():
+        skip_or_fail(f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium`")

@@ -11,27 +11,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOTEBOOK_DIR, skip_or_fail
 from jupyterlab_browser import (
-    CHROMIUM,
     LabNotebook,
-    chromium_available,
     chromium_page,
     jupyterlab_server,
-    playwright_available,
     stage_notebook,
 )
 
+from conftest import NOTEBOOK_DIR
+
 pytestmark = pytest.mark.browser
 START_HERE = NOTEBOOK_DIR / "00_start_here.ipynb"
-
-
-@pytest.fixture
-def browser_ready() -> None:
-    if not playwright_available():
-        skip_or_fail("playwright is not installed (pip install -e '.[test]')")
-    if not chromium_available():
-        skip_or_fail(f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium`")
 
 
 def test_start_here_renders_figures_and_widgets(browser_ready: None, tmp_path: Path) -> None:

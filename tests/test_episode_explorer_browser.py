@@ -12,27 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOTEBOOK_DIR, skip_or_fail
 from jupyterlab_browser import (
-    CHROMIUM,
     LabNotebook,
-    chromium_available,
     chromium_page,
     jupyterlab_server,
-    playwright_available,
     stage_notebook,
 )
 
+from conftest import NOTEBOOK_DIR
+
 pytestmark = [pytest.mark.browser, pytest.mark.real_data]
 EPISODES = NOTEBOOK_DIR / "03_episodes.ipynb"
-
-
-@pytest.fixture
-def browser_ready(real_data: Path) -> None:
-    if not playwright_available():
-        skip_or_fail("playwright is not installed (pip install -e '.[test]')")
-    if not chromium_available():
-        skip_or_fail(f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium`")
 
 
 def wait_for_text(nb: LabNotebook, target, text: str, timeout: float = 60) -> str:
@@ -47,7 +37,9 @@ def wait_for_text(nb: LabNotebook, target, text: str, timeout: float = 60) -> st
     raise TimeoutError(f"{text!r} never appeared; last text: {current!r}")
 
 
-def test_explorer_renders_redraws_and_shows_errors(browser_ready: None, tmp_path: Path) -> None:
+def test_explorer_renders_redraws_and_shows_errors(
+    browser_ready: None, real_data: Path, tmp_path: Path
+) -> None:
     stored = EPISODES.read_bytes()
     staged = stage_notebook(EPISODES, tmp_path / "root")
     shot_dir = Path(os.environ.get("BROWSER_SCREENSHOT_DIR", tmp_path))

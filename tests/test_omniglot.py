@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import urllib.error
 import zipfile
 from pathlib import Path
@@ -304,16 +303,8 @@ def test_bad_arguments_are_named(kwargs, match, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def real_omniglot_dir() -> Path:
-    folder = os.environ.get(omniglot.OMNIGLOT_DIR_ENV)
-    if not folder or not Path(folder, "images_background_small1.zip").is_file():
-        pytest.skip(f"set ${omniglot.OMNIGLOT_DIR_ENV} to a folder with the official zips")
-    return Path(folder)
-
-
 @pytest.mark.real_data
-def test_real_small_set_has_8_alphabets_and_242_characters(real_omniglot_dir, tmp_path):
+def test_real_small_set_has_8_alphabets_and_242_characters(real_data, tmp_path):
     data = omniglot.load_omniglot("small", data_dir=tmp_path)
     assert data.images.shape == (242, 20, 28, 28)
     assert data.alphabet_names == [
