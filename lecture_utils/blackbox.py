@@ -159,25 +159,37 @@ class MANNLSTM(BlackBoxModel):
 
     As in the homework: layer 1 has ``hidden`` units, layer 2 has ``max_way`` units and its
     output is the logits. With ``make_encoder("pixels")`` it is the homework's raw-pixel model.
+    Two optional changes get it off its long initial plateau (see notebook 04):
+    ``input_norm=True`` layer-normalises the features before they meet the one-hot labels, and
+    ``logit_scale`` multiplies layer 2's output, which an LSTM bounds to [-1, 1] (so softmax
+    could never be confident).
     """
 
     phi_description = "LSTM state (h, c of both layers) after reading D_train"
 
     def __init__(
-        self, encoder: nn.Module, feature_dim: int, n_way: int = 5, hidden: int = 128
+        self,
+        encoder: nn.Module,
+        feature_dim: int,
+        n_way: int = 5,
+        hidden: int = 128,
+        input_norm: bool = False,
+        logit_scale: float = 1.0,
     ) -> None:
         super().__init__(encoder, feature_dim, n_way)
         self.hidden = hidden
+        self.norm = nn.LayerNorm(feature_dim) if input_norm else nn.Identity()
+        self.logit_scale = logit_scale
         self.layer1 = nn.LSTM(feature_dim + n_way, hidden, batch_first=True)
         self.layer2 = nn.LSTM(hidden, n_way, batch_first=True)
 
     def forward(self, support_x, support_y, query_x):
         n_way = self._n_way(support_x, support_y, query_x)
-        support, query = self.embed(support_x), self.embed(query_x)
+        support, query = self.norm(self.embed(support_x)), self.norm(self.embed(query_x))
         seq = lstm_input_sequence(support, support_y, query, self.max_way)
         out, _ = self.layer1(seq)
         out, _ = self.layer2(out)
-        return out[:, support.shape[1] :, :n_way]
+        return self.logit_scale * out[:, support.shape[1] :, :n_way]
 
     def phi_size(self, n_way: int, k_shot: int) -> int:
         return 2 * (self.hidden + self.max_way)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .episodes import Episode, EpisodeSampler
+from .runtime import single_thread
 
 # --------------------------------------------------------------------------------------------
 # Evaluation
@@ -63,8 +64,15 @@ def evaluate(
 ) -> TaskAccuracy:
     """Accuracy on ``n_tasks`` tasks from ``sampler`` (or on a fixed list of episodes), ± 95% CI.
 
-    The model runs in eval mode; its mode is restored afterwards.
+    The model runs in eval mode (on one torch thread); its mode is restored afterwards.
     """
+    if n_tasks < 2:
+        raise ValueError(f"n_tasks must be at least 2 for a confidence interval, got {n_tasks}.")
+    with single_thread():
+        return _evaluate(model, sampler, n_tasks, progress)
+
+
+def _evaluate(model, sampler, n_tasks, progress) -> TaskAccuracy:
     from tqdm.auto import tqdm
 
     if n_tasks < 2:
@@ -142,6 +150,7 @@ def meta_train(
     eval_every: int = 100,
     val_tasks: int = 200,
     weight_decay: float = 0.0,
+    clip_grad: float | None = None,
     progress: bool | str = True,
     name: str = "",
     seed: int = 0,
@@ -151,8 +160,47 @@ def meta_train(
 
     Every ``eval_every`` steps (and at the end) the model is scored on the same ``val_tasks``
     meta-validation tasks (drawn once from ``val``, e.g. held-out alphabets). The time budget
-    counts training only, not validation. Returns a :class:`MetaHistory`.
+    counts training only, not validation. ``clip_grad`` clips the gradient norm (the LSTM
+    needs it). Training runs on one torch thread (restored afterwards; these small models gain
+    nothing from a second thread and lose a lot on a busy machine). Returns a
+    :class:`MetaHistory`.
     """
+    with single_thread():
+        return _meta_train(
+            model,
+            train,
+            val,
+            steps=steps,
+            seconds=seconds,
+            lr=lr,
+            eval_every=eval_every,
+            val_tasks=val_tasks,
+            weight_decay=weight_decay,
+            clip_grad=clip_grad,
+            progress=progress,
+            name=name,
+            seed=seed,
+            on_eval=on_eval,
+        )
+
+
+def _meta_train(
+    model,
+    train,
+    val,
+    *,
+    steps,
+    seconds,
+    lr,
+    eval_every,
+    val_tasks,
+    weight_decay,
+    clip_grad,
+    progress,
+    name,
+    seed,
+    on_eval,
+) -> MetaHistory:
     from tqdm.auto import tqdm
 
     if steps is None and seconds is None:
@@ -195,6 +243,8 @@ def meta_train(
         loss = F.cross_entropy(logits.flatten(0, 1), ep.query_y.flatten())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if clip_grad is not None:
+            nn.utils.clip_grad_norm_(params, clip_grad)
         optimizer.step()
         elapsed += time.perf_counter() - start
         step += 1
@@ -315,9 +365,8 @@ class FeatureBank:
 
     ``features`` is ``[rows, drawers, F]`` where row ``4c + r`` is character ``c`` turned by
     ``r`` quarter turns (``rotations=True``) or row ``c`` is character ``c``. :meth:`sampler`
-    returns an :class:`EpisodeSampler` over these rows. The sampler draws square "images", so
-    each feature vector is zero-padded to ``s*s >= F`` numbers and shaped ``[s, s]``; episode
-    items are ``[1, s, s]`` and :attr:`feature_dim` is ``s*s``: build models with
+    returns an :class:`EpisodeSampler` over these rows, whose episodes hold feature vectors:
+    ``support_x [B, N*K, F]``, ``query_x [B, N*Q, F]``. Build models with
     ``make_encoder("features", feature_dim=bank.feature_dim)``.
     """
 
@@ -332,27 +381,12 @@ class FeatureBank:
         if rotations:
             turned = torch.stack([torch.rot90(images, r, dims=(-2, -1)) for r in range(4)], 1)
             images = turned.flatten(0, 1)
-        features = encode_images(encoder, images, progress=progress)
-        # Per-vector standardisation (no statistics shared across images): every feature vector
-        # gets mean 0 and norm sqrt(F), so models train on well-scaled inputs.
-        features = features - features.mean(dim=-1, keepdim=True)
-        self.features = F.normalize(features, dim=-1) * math.sqrt(features.shape[-1])
-
-    @property
-    def side(self) -> int:
-        return math.ceil(math.sqrt(self.features.shape[-1]))
+        self.features = standardise(encode_images(encoder, images, progress=progress))
 
     @property
     def feature_dim(self) -> int:
-        """Size of the (padded) feature vector a model receives: ``side**2``."""
-        return self.side**2
-
-    def square(self) -> torch.Tensor:
-        """``[rows, drawers, s, s]``: the features zero-padded to a square, for the sampler."""
-        rows, drawers, dim = self.features.shape
-        padded = self.features.new_zeros(rows, drawers, self.side**2)
-        padded[..., :dim] = self.features
-        return padded.view(rows, drawers, self.side, self.side)
+        """Size of the feature vector a model receives."""
+        return self.features.shape[-1]
 
     def rows(self, characters: Sequence[int], rotations: bool = False) -> list[int]:
         """Rows of the bank for these characters (all four turns of each with ``rotations``)."""
@@ -367,12 +401,29 @@ class FeatureBank:
         self, characters: Sequence[int], rotations: bool = False, **kwargs: object
     ) -> EpisodeSampler:
         """An episode sampler over the features of ``characters`` (kwargs: n_way, k_shot...)."""
-        return EpisodeSampler(self.square(), self.rows(characters, rotations), **kwargs)
+        return EpisodeSampler(self.features, self.rows(characters, rotations), **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
 # A supervised-pretrained encoder (cached), for frozen features and the transfer baseline
 # --------------------------------------------------------------------------------------------
+
+
+def random_affine(x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """Small random rotations (up to ±15°·strength), scalings (±15%·strength) and shifts
+    (±2 px·strength at 28 px) of a batch ``[B, 1, S, S]``, one ``grid_sample`` call."""
+    B = x.shape[0]
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return (torch.rand(*shape, generator=generator) * 2 - 1) * strength
+
+    angle, scale, shift = 0.26 * uniform(B), 1 + 0.15 * uniform(B), 0.15 * uniform(B, 2)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False)
 
 
 def pretrain_encoder(
@@ -381,7 +432,9 @@ def pretrain_encoder(
     *,
     channels: int = 32,
     epochs: int = 8,
-    lr: float = 2e-3,
+    rotations: bool = True,
+    augment: float = 0.5,
+    lr: float = 3e-3,
     batch_size: int = 128,
     seed: int = 0,
     cache: str | Path | None = None,
@@ -389,30 +442,58 @@ def pretrain_encoder(
 ) -> tuple[nn.Module, dict[str, float]]:
     """A ConvTrunk trained by plain classification of ``characters`` (all their drawers), frozen.
 
-    With ``cache`` the trunk's state_dict is saved there and reloaded next time (delete the file
-    to retrain). Returns ``(trunk in eval mode, info)`` with ``info["seconds"]`` (0 when loaded
-    from the cache), ``info["train_accuracy"]`` and ``info["classes"]``.
+    ``rotations=True`` adds each character's 90°/180°/270° turns as extra classes (4x the
+    classes); ``augment`` > 0 applies :func:`random_affine` of that strength to every batch.
+    Adam with a one-cycle learning-rate schedule (peak ``lr``). With ``cache`` the trunk's
+    state_dict is saved there and reloaded next time (delete the file to retrain). Returns
+    ``(trunk in eval mode, info)`` with ``info["seconds"]`` (0 when loaded from the cache),
+    ``info["train_accuracy"]`` (last epoch, on augmented batches) and ``info["classes"]``.
     """
+
     from .convnet import Classifier, ConvTrunk
-    from .supervised import LabelledImages, accuracy, fit
 
     if len(characters) < 2:
         raise ValueError(f"Pretraining needs at least 2 characters, got {len(characters)}.")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
     torch.manual_seed(seed)
     trunk = ConvTrunk(channels=channels)
-    info = {"seconds": 0.0, "train_accuracy": float("nan"), "classes": float(len(characters))}
+    chars = torch.as_tensor(list(characters), dtype=torch.long)
+    pool = images[chars]
+    if rotations:  # class 4 * i + r: character i turned r quarter turns
+        pool = torch.stack([torch.rot90(pool, r, dims=(-2, -1)) for r in range(4)], 1)
+        pool = pool.flatten(0, 1)
+    info = {"seconds": 0.0, "train_accuracy": float("nan"), "classes": float(len(pool))}
     if cache is not None and Path(cache).is_file():
         load_checkpoint(trunk, cache)
     else:
-        chars = torch.as_tensor(list(characters), dtype=torch.long)
-        x = images[chars].flatten(0, 1).unsqueeze(1)
-        y = torch.arange(len(chars)).repeat_interleave(images.shape[1])
-        data = LabelledImages(x, y, len(chars))
-        model = Classifier(trunk, len(chars))
+        x = pool.flatten(0, 1).unsqueeze(1)
+        y = torch.arange(len(pool)).repeat_interleave(pool.shape[1])
+        model = Classifier(trunk, len(pool))
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        per_epoch = math.ceil(len(x) / batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=lr, total_steps=epochs * per_epoch, pct_start=0.15
+        )
+        gen = torch.Generator().manual_seed(seed)
         start = time.perf_counter()
-        fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=progress)
+        desc = progress if isinstance(progress, str) else "pretraining"
+        with single_thread():
+            _pretrain_epochs(
+                model,
+                x,
+                y,
+                epochs,
+                batch_size,
+                augment,
+                optimizer,
+                schedule,
+                gen,
+                desc,
+                progress is not False,
+                info,
+            )
         info["seconds"] = time.perf_counter() - start
-        info["train_accuracy"] = accuracy(model, data)
         if cache is not None:
             save_checkpoint(trunk, cache)
     trunk.eval()
@@ -421,36 +502,76 @@ def pretrain_encoder(
     return trunk, info
 
 
+def _pretrain_epochs(
+    model, x, y, epochs, batch_size, augment, optimizer, schedule, gen, desc, show, info
+) -> None:
+    """The epochs of :func:`pretrain_encoder`; stores the last epoch's accuracy in ``info``."""
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(epochs), desc=desc, disable=not show, leave=False):
+        model.train()
+        order, correct = torch.randperm(len(x), generator=gen), 0
+        for i in range(0, len(x), batch_size):
+            idx = order[i : i + batch_size]
+            xb = random_affine(x[idx], augment, gen) if augment > 0 else x[idx]
+            logits = model(xb)
+            loss = F.cross_entropy(logits, y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            correct += (logits.argmax(-1) == y[idx]).sum().item()
+    info["train_accuracy"] = correct / len(x)
+
+
 # --------------------------------------------------------------------------------------------
 # Helpers the notebook's experiments share
 # --------------------------------------------------------------------------------------------
 
 
-def standardise(features: torch.Tensor, side: int) -> torch.Tensor:
-    """The bank's preprocessing for fresh features ``[..., F]``: standardise, pad to ``[side²]``."""
+def standardise(features: torch.Tensor) -> torch.Tensor:
+    """Per-vector standardisation ``[..., F]`` (no statistics shared across images): every
+    feature vector gets mean 0 and norm ``sqrt(F)``, so models train on well-scaled inputs."""
     features = features - features.mean(dim=-1, keepdim=True)
-    features = F.normalize(features, dim=-1) * math.sqrt(features.shape[-1])
-    padded = features.new_zeros(*features.shape[:-1], side * side)
-    padded[..., : features.shape[-1]] = features
-    return padded
+    return F.normalize(features, dim=-1) * math.sqrt(features.shape[-1])
+
+
+class Standardise(nn.Module):
+    """:func:`standardise` as a layer (the bank's preprocessing after an encoder)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return standardise(x)
 
 
 class OnImages(nn.Module):
     """Wrap a model trained on a :class:`FeatureBank` so it takes images ``[B, M, 1, S, S]``:
     the frozen encoder and the bank's preprocessing run first."""
 
-    def __init__(self, encoder: nn.Module, model: nn.Module, side: int) -> None:
+    def __init__(self, encoder: nn.Module, model: nn.Module) -> None:
         super().__init__()
-        self.encoder, self.model, self.side = encoder, model, side
+        self.encoder, self.model = encoder, model
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         B, M = x.shape[:2]
-        f = self.encoder(x.reshape(B * M, *x.shape[2:]))
-        return standardise(f, self.side).view(B, M, 1, self.side, self.side)
+        return standardise(self.encoder(x.reshape(B * M, *x.shape[2:]))).view(B, M, -1)
 
     def forward(self, support_x, support_y, query_x):
         self.encoder.eval()
         return self.model(self._features(support_x), support_y, self._features(query_x))
+
+
+def unfreeze_onto_images(model: nn.Module, encoder: nn.Module) -> nn.Module:
+    """A copy of a feature-trained black-box ``model`` that reads images end to end: its
+    encoder becomes a trainable copy of the (pretrained) ``encoder`` followed by the bank's
+    standardisation. Meta-training it fine-tunes encoder and model together."""
+    import copy
+
+    tuned = copy.deepcopy(model)
+    trunk = copy.deepcopy(encoder)
+    for p in trunk.parameters():
+        p.requires_grad_(True)
+    tuned.encoder = nn.Sequential(trunk, Standardise())
+    return tuned
 
 
 @torch.no_grad()
@@ -464,7 +585,8 @@ def prediction_change_rate(
     changed, total, biggest = 0, 0, 0.0
     for ep in episodes:
         perm = torch.rand(ep.support_y.shape, generator=gen).argsort(dim=1)
-        sx = ep.support_x.gather(1, perm.view(*perm.shape, 1, 1, 1).expand_as(ep.support_x))
+        item_axes = (1,) * (ep.support_x.dim() - 2)
+        sx = ep.support_x.gather(1, perm.view(*perm.shape, *item_axes).expand_as(ep.support_x))
         sy = ep.support_y.gather(1, perm)
         before = model(ep.support_x, ep.support_y, ep.query_x)
         after = model(sx, sy, ep.query_x)

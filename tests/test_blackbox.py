@@ -43,6 +43,8 @@ def test_feature_inputs(family: str) -> None:
     model = blackbox.build_model(family, "features", feature_dim=36)
     sx, sy, qx = episode(size=6)
     assert model(sx, sy, qx).shape == (B, N * Q, N)
+    # Feature banks give flat items [B, M, F]: the same numbers, the same logits.
+    torch.testing.assert_close(model(sx.flatten(2), sy, qx.flatten(2)), model(sx, sy, qx))
 
 
 @pytest.mark.parametrize("family", blackbox.FAMILIES)
@@ -161,3 +163,15 @@ def test_bad_constructor_arguments() -> None:
         blackbox.build_model("lstm", n_way=1)
     with pytest.raises(ValueError, match="context_dim"):
         blackbox.build_model("feedforward", "pixels", context_dim=0)
+
+
+def test_lstm_options_keep_shapes_and_scale_logits() -> None:
+    torch.manual_seed(0)
+    plain = blackbox.build_model("lstm", "pixels", n_way=N, hidden=16)
+    torch.manual_seed(0)
+    scaled = blackbox.build_model("lstm", "pixels", n_way=N, hidden=16, logit_scale=4.0)
+    sx, sy, qx = episode()
+    torch.testing.assert_close(scaled(sx, sy, qx), 4.0 * plain(sx, sy, qx))
+    normed = blackbox.build_model("lstm", "pixels", n_way=N, hidden=16, input_norm=True)
+    assert normed(sx, sy, qx).shape == (B, N * Q, N)
+    assert isinstance(normed.norm, torch.nn.LayerNorm)

@@ -126,14 +126,13 @@ def test_feature_bank_sampler_feeds_feature_models(images: torch.Tensor) -> None
     encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(S * S, 5))
     bank = meta_training.FeatureBank(encoder, images, rotations=True)
     assert bank.features.shape == (48, 20, 5)
-    assert bank.feature_dim == 9  # padded to a 3x3 square for the sampler
+    assert bank.feature_dim == 5  # no padding: the sampler draws feature vectors as they are
     assert bank.rows([2], rotations=True) == [8, 9, 10, 11] and bank.rows([2]) == [8]
     ep = bank.sampler(range(6), n_way=3, k_shot=2, n_query=1, batch_size=2).sample()
-    assert ep.support_x.shape == (2, 6, 1, 3, 3)
-    # The padding is zero and every vector is standardised to norm sqrt(F).
-    flat = ep.support_x.flatten(2)
-    assert torch.equal(flat[..., 5:], torch.zeros(2, 6, 4))
-    torch.testing.assert_close(flat.norm(dim=-1), torch.full((2, 6), math.sqrt(5)))
+    assert ep.support_x.shape == (2, 6, 5) and ep.query_x.shape == (2, 3, 5)
+    # Every vector is standardised: mean 0, norm sqrt(F).
+    torch.testing.assert_close(ep.support_x.norm(dim=-1), torch.full((2, 6), math.sqrt(5)))
+    torch.testing.assert_close(ep.support_x.mean(dim=-1), torch.zeros(2, 6))
     model = blackbox.build_model("attention", "features", n_way=3, feature_dim=bank.feature_dim)
     assert model(ep.support_x, ep.support_y, ep.query_x).shape == (2, 3, 3)
 
@@ -150,6 +149,7 @@ def test_pretrain_encoder_caches(tmp_path, images: torch.Tensor) -> None:
         images, range(6), channels=4, epochs=1, cache=cache, progress=False
     )
     assert cache.is_file() and info["seconds"] > 0
+    assert info["classes"] == 24  # 6 characters x 4 rotations (rotations=True by default)
     assert not any(p.requires_grad for p in enc.parameters())
     again, info2 = meta_training.pretrain_encoder(
         images, range(6), channels=4, cache=cache, progress=False
@@ -163,3 +163,67 @@ def test_smooth_and_seconds_to() -> None:
     assert meta_training.smooth([0.0, 2.0, 4.0], window=2) == [0.0, 1.0, 3.0]
     h = meta_training.MetaHistory(val_seconds=[1.0, 2.0], val_accuracy=[0.5, 0.9], val_steps=[1, 2])
     assert h.seconds_to(0.8) == 2.0 and h.seconds_to(0.95) is None and h.best_val == 0.9
+
+
+def test_pretrain_encoder_without_rotations_or_augmentation(images: torch.Tensor) -> None:
+    enc, info = meta_training.pretrain_encoder(
+        images, range(6), channels=4, epochs=1, rotations=False, augment=0.0, progress=False
+    )
+    assert info["classes"] == 6 and 0.0 <= info["train_accuracy"] <= 1.0
+    with pytest.raises(ValueError, match="epochs"):
+        meta_training.pretrain_encoder(images, range(6), epochs=0, progress=False)
+
+
+def test_random_affine_keeps_shape_and_zero_strength_is_identity(images: torch.Tensor) -> None:
+    x = images[:4, 0].unsqueeze(1)
+    gen = torch.Generator().manual_seed(0)
+    moved = meta_training.random_affine(x, 1.0, gen)
+    assert moved.shape == x.shape and not torch.allclose(moved, x)
+    torch.testing.assert_close(meta_training.random_affine(x, 0.0, gen), x, atol=1e-5, rtol=0)
+
+
+def test_prediction_change_rate_on_feature_episodes(images: torch.Tensor) -> None:
+    bank = meta_training.FeatureBank(torch.nn.Flatten(), images)
+    eps = [bank.sampler(range(12), n_way=3, n_query=2, batch_size=4).sample()]
+    ff = blackbox.build_model("feedforward", "features", n_way=3, feature_dim=bank.feature_dim)
+    lstm = blackbox.build_model("lstm", "features", n_way=3, feature_dim=bank.feature_dim)
+    assert meta_training.prediction_change_rate(ff, eps)[1] < 1e-4
+    assert meta_training.prediction_change_rate(lstm, eps)[1] > 1e-4
+
+
+def test_on_images_matches_the_bank(images: torch.Tensor) -> None:
+    encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(S * S, 6))
+    bank = meta_training.FeatureBank(encoder, images)
+    model = blackbox.build_model("hypernet", "features", feature_dim=bank.feature_dim).eval()
+    pix = sampler(images, range(12), seed=4).sample()
+    feat = bank.sampler(range(12), n_way=3, k_shot=1, n_query=2, batch_size=4, seed=4).sample()
+    wrapped = meta_training.OnImages(encoder, model)
+    torch.testing.assert_close(
+        wrapped(pix.support_x, pix.support_y, pix.query_x),
+        model(feat.support_x, feat.support_y, feat.query_x),
+    )
+
+
+def test_meta_train_clips_gradients(images: torch.Tensor) -> None:
+    model = blackbox.build_model("lstm", "pixels", n_way=3, image_size=S)
+    h = meta_training.meta_train(
+        model, sampler(images, range(12)), steps=3, clip_grad=0.5, progress=False
+    )
+    assert len(h.train_loss) == 3 and all(math.isfinite(v) for v in h.train_loss)
+
+
+def test_unfreeze_onto_images_starts_where_the_feature_model_is(images: torch.Tensor) -> None:
+    encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(S * S, 6))
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    bank = meta_training.FeatureBank(encoder, images)
+    model = blackbox.build_model("attention", "features", n_way=3, feature_dim=6).eval()
+    tuned = meta_training.unfreeze_onto_images(model, encoder).eval()
+    ep = sampler(images, range(12), seed=2).sample()
+    torch.testing.assert_close(
+        tuned(ep.support_x, ep.support_y, ep.query_x),
+        meta_training.OnImages(encoder, model)(ep.support_x, ep.support_y, ep.query_x),
+    )
+    assert all(p.requires_grad for p in tuned.encoder.parameters())
+    assert not any(p.requires_grad for p in encoder.parameters())  # the original stays frozen
+    assert bank.feature_dim == 6
