@@ -20,37 +20,25 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import convnet, supervised
+from . import convnet, multitask, runtime, supervised
 from .supervised import LabelledImages
 
 LAYER_NAMES = ("block1", "block2", "block3", "block4", "head")
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run on one torch thread, restoring the previous count afterwards: these small networks
-    on mini-batches of 20 gain little from a second thread, and on a busy 2-core machine two
-    threads ran ~3-4x slower (0.26 s vs 1.0 s per step, measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _on_one_thread(fn: Callable) -> Callable:
+    """Run ``fn`` inside :func:`runtime.single_thread` (restored afterwards)."""
+
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
-        with one_thread():
+        with runtime.single_thread():
             return fn(*args, **kwargs)
 
     return wrapper
@@ -396,6 +384,7 @@ def pretrained_state(
     channels: int = 32,
     epochs: int = 10,
     lr: float = 3e-3,
+    max_shift: int = 2,
     seed: int = 0,
     cache_dir: Path | None = None,
 ) -> tuple[dict[str, torch.Tensor], bool]:
@@ -403,6 +392,9 @@ def pretrained_state(
 
     ``source``: ``"omniglot"`` (the images as they are), ``"inverted"`` (the same images,
     inverted: a shifted source) or ``"none"`` (random initialisation, nothing trained).
+    Training: ``epochs`` passes in batches of 64 with Adam, the learning rate decayed from
+    ``lr`` to 0 on a cosine, every image shifted by up to ``max_shift`` pixels
+    (:func:`multitask.train_on_source`), on one torch thread.
     """
     if source not in ("omniglot", "inverted", "none"):
         raise ValueError(f"source must be 'omniglot', 'inverted' or 'none', got {source!r}.")
@@ -413,23 +405,20 @@ def pretrained_state(
 
     folder = Path(cache_dir) if cache_dir is not None else default_data_dir() / "finetune"
     name = f"pretrained-{source}-{pretrain.num_classes}cls-{len(pretrain)}img-c{channels}"
-    path = folder / f"{name}-e{epochs}-lr{lr:g}-s{seed}.pt"
+    path = folder / f"{name}-e{epochs}-lr{lr:g}-cos-shift{max_shift}-s{seed}.pt"
     if path.is_file():
         try:
             return load_state(path), True
         except Exception:  # a damaged cache is retrained, never trusted
             path.unlink(missing_ok=True)
     data = shift_images(pretrain, "invert") if source == "inverted" else pretrain
-    with one_thread():
-        supervised.fit(
-            model,
-            data,
-            epochs=epochs,
-            lr=lr,
-            batch_size=64,
-            seed=seed,
+    batch_size = 64
+    steps = epochs * max(1, len(data) // batch_size)
+    with runtime.single_thread():
+        multitask.train_on_source(
+            model, data, steps, lr=lr, batch_size=batch_size, max_shift=max_shift, seed=seed,
             progress=f"pretrain {source}",
-        )
+        )  # fmt: skip
     save_state(model, path)
     return model.state_dict(), False
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -148,13 +148,14 @@ def few_shot(pool: LabelledImages, shots: int, seed: int = 0) -> LabelledImages:
 class Budget:
     """Training lengths (optimiser steps), batch sizes and learning rates of every method.
 
-    Pretraining and multi-task training see the same B batches (``batch_size`` images per
-    step); multi-task adds ``multitask_target_batch`` images of A to each step.
+    Pretraining and multi-task training draw B batches the same way (``batch_size`` images per
+    step, each shifted by up to ``max_shift`` pixels, learning rate ``lr`` decayed to 0 on a
+    cosine); multi-task adds ``multitask_target_batch`` images of A to each step.
     """
 
     channels: int = 32
-    pretrain_steps: int = 150
-    multitask_steps: int = 150
+    pretrain_steps: int = 800
+    multitask_steps: int = 200
     adapt_steps: int = 100
     probe_steps: int = 300
     batch_size: int = 48
@@ -163,11 +164,14 @@ class Budget:
     lr: float = 3e-3
     finetune_lr: float = 1e-3
     head_lr: float = 1e-2
+    max_shift: int = 2
 
     def __post_init__(self) -> None:
         for name in ("channels", "pretrain_steps", "multitask_steps", "adapt_steps", "probe_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Budget.{name}={getattr(self, name)} must be at least 1.")
+        if self.max_shift < 0:
+            raise ValueError(f"Budget.max_shift={self.max_shift} must be 0 (no shifts) or more.")
 
 
 def default_budget() -> Budget:
@@ -201,6 +205,69 @@ def _new_trunk(budget: Budget, seed: int) -> convnet.ConvTrunk:
     return convnet.ConvTrunk(channels=budget.channels)
 
 
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Move every image of ``x`` ``[B, C, S, S]`` by its own random offset of up to
+    ``max_shift`` pixels along each axis. Ink pushed past the border is lost; the gap is filled
+    by repeating the border pixels (the paper, also for inverted images)."""
+    if max_shift < 0:
+        raise ValueError(f"max_shift={max_shift} must be 0 (no shift) or more pixels.")
+    if max_shift == 0:
+        return x
+    n, size = x.shape[0], x.shape[-1]
+    padded = nn.functional.pad(x, (max_shift,) * 4, mode="replicate")
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1), generator=generator)
+    rows = (dy + torch.arange(size)).to(x.device)  # [B, S]
+    cols = (dx + torch.arange(size)).to(x.device)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def _index_batches(n: int, size: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless shuffled mini-batches of indices ``0..n-1`` (full batches only)."""
+    size = min(size, n)
+    while True:
+        order = torch.randperm(n, generator=gen)
+        for start in range(0, n - size + 1, size):
+            yield order[start : start + size]
+
+
+def train_on_source(
+    model: nn.Module,
+    data: LabelledImages,
+    steps: int,
+    lr: float = 3e-3,
+    batch_size: int = 64,
+    max_shift: int = 0,
+    seed: int = 0,
+    progress: bool | str = True,
+) -> list[float]:
+    """Supervised pretraining: ``steps`` Adam steps with the learning rate decayed from ``lr``
+    to 0 on a cosine, every image shifted by up to ``max_shift`` pixels. Returns the losses."""
+    from tqdm.auto import tqdm
+
+    if steps < 1:
+        raise ValueError(f"steps={steps} must be at least 1.")
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = _index_batches(len(data), batch_size, gen)
+    desc = progress if isinstance(progress, str) else "pretrain"
+    losses = []
+    model.train()
+    for _ in tqdm(range(steps), desc=desc, disable=progress is False, leave=False):
+        idx = next(batches)
+        x = random_shift(data.x[idx], max_shift, gen).to(device)
+        loss = loss_fn(model(x), data.y[idx].to(device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    return losses
+
+
 def pretrained_on_source(
     tasks: TwoTasks, budget: Budget, seed: int, progress: bool = True
 ) -> convnet.Classifier:
@@ -208,19 +275,18 @@ def pretrained_on_source(
 
     Returns a deep copy, so callers may fine-tune it freely.
     """
-    key = (id(tasks), seed, budget.channels, budget.pretrain_steps, budget.batch_size, budget.lr)
+    key = (
+        id(tasks), seed, budget.channels, budget.pretrain_steps, budget.batch_size, budget.lr,
+        budget.max_shift,
+    )  # fmt: skip
     if key not in _PRETRAINED:
         model = convnet.Classifier(_new_trunk(budget, seed), tasks.source_train.num_classes)
         model.to(runtime.get_device())
-        supervised.fit(
-            model,
-            tasks.source_train,
-            epochs=_epochs_for(budget.pretrain_steps, len(tasks.source_train), budget.batch_size),
-            lr=budget.lr,
-            batch_size=budget.batch_size,
-            seed=seed,
+        train_on_source(
+            model, tasks.source_train, budget.pretrain_steps, lr=budget.lr,
+            batch_size=budget.batch_size, max_shift=budget.max_shift, seed=seed,
             progress=f"pretrain on B (seed {seed})" if progress else False,
-        )
+        )  # fmt: skip
         _PRETRAINED[key] = model
     return copy.deepcopy(_PRETRAINED[key])
 
@@ -236,10 +302,12 @@ def train_multitask(
     target_batch_size: int = 32,
     seed: int = 0,
     progress: bool | str = True,
+    max_shift: int = 0,
 ) -> list[float]:
     """Minimise ``weight·L_A + (1-weight)·L_B`` with heads ``"A"`` and ``"B"``; returns losses.
 
-    Every step sees a batch of B and a batch of A (A cycles through its few examples).
+    Every step sees a batch of B (shifted by up to ``max_shift`` pixels, as in pretraining) and
+    a batch of A (A cycles through its few examples); the learning rate decays on a cosine.
     """
     from tqdm.auto import tqdm
 
@@ -248,27 +316,23 @@ def train_multitask(
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     loss_fn = nn.CrossEntropyLoss()
-
-    def batches(data: LabelledImages, size: int) -> Iterable[torch.Tensor]:
-        while True:
-            order = torch.randperm(len(data), generator=gen)
-            for start in range(0, len(data) - min(size, len(data)) + 1, size):
-                yield order[start : start + size]
-
-    a_batches = batches(target, min(target_batch_size, len(target)))
-    b_batches = batches(source, batch_size)
+    a_batches = _index_batches(len(target), target_batch_size, gen)
+    b_batches = _index_batches(len(source), batch_size, gen)
     losses = []
     desc = progress if isinstance(progress, str) else "multi-task"
     model.train()
     for _ in tqdm(range(steps), desc=desc, disable=progress is False, leave=False):
         ia, ib = next(a_batches), next(b_batches)
+        xb = random_shift(source.x[ib], max_shift, gen).to(device)
         loss_a = loss_fn(model(target.x[ia].to(device), "A"), target.y[ia].to(device))
-        loss_b = loss_fn(model(source.x[ib].to(device), "B"), source.y[ib].to(device))
+        loss_b = loss_fn(model(xb, "B"), source.y[ib].to(device))
         loss = weight * loss_a + (1.0 - weight) * loss_b
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        schedule.step()
         losses.append(loss.item())
     return losses
 
@@ -345,7 +409,7 @@ def run_method(
         train_multitask(
             model, target, tasks.source_train, weight, budget.multitask_steps, lr=budget.lr,
             batch_size=budget.batch_size, target_batch_size=budget.multitask_target_batch,
-            seed=seed, progress=label,
+            seed=seed, progress=label, max_shift=budget.max_shift,
         )  # fmt: skip
         trained = convnet.count_parameters(model)
         target_acc = supervised.accuracy(model, tasks.target_test, task="A")
@@ -489,10 +553,7 @@ def run_experiment(
             plan += [("multitask", sweep_shots, seed, w) for w in extra_weights if w != weight]
     start = time.perf_counter()
     results = []
-    threads = torch.get_num_threads()
-    if single_thread:
-        torch.set_num_threads(1)
-    try:
+    with runtime.single_thread(enabled=single_thread):
         for method, k, seed, w in tqdm(plan, desc="runs", disable=not progress):
             results.append(
                 run_method(
@@ -501,8 +562,6 @@ def run_experiment(
                     progress=progress,
                 )
             )  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
     classes = {"A": tasks.target_test.num_classes, "B": tasks.source_train.num_classes}
     return Experiment(results, budget, time.perf_counter() - start, classes)
 

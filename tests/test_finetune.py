@@ -176,8 +176,23 @@ def test_compare_outcomes() -> None:
     assert ft.compare([0.5, 0.6, 0.4], [0.5, 0.4, 0.6])[0] == "tie"
 
 
-def test_one_thread_restores_the_thread_count() -> None:
+def test_fine_tune_trains_on_one_thread_and_restores_the_count(monkeypatch) -> None:
+    seen = []
+    real_fit = ft.supervised.fit
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(torch.get_num_threads())
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(ft.supervised, "fit", spy)
+    data = tiny_data()
+    state = ft.new_model(data.num_classes, channels=4).state_dict()
+    target = ft.Target("tiny", data, data)
     before = torch.get_num_threads()
-    with ft.one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)
+    try:
+        ft.fine_tune(state, target, ft.Recipe(epochs=1))
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -233,3 +233,38 @@ def test_plots_draw_one_line_per_method() -> None:
     assert len(fig.axes[0].lines) == 2 + 2 + 1
     with pytest.raises(ValueError, match="No fine-tuning run"):
         mt.plot_forgetting(exp, 5)
+
+
+# ---- source training: shifts and the cosine schedule ----------------------------------------
+
+
+def test_random_shift_moves_each_image_by_at_most_max_shift() -> None:
+    x = torch.zeros(50, 1, 9, 9)
+    x[:, 0, 4, 4] = 1.0  # one ink pixel in the middle
+    gen = torch.Generator().manual_seed(0)
+    moved = mt.random_shift(x, 2, gen)
+    assert moved.shape == x.shape
+    where = torch.stack([(m[0] == 1).nonzero()[0] for m in moved])  # [50, 2]
+    offsets = where - 4
+    assert offsets.abs().max() == 2
+    assert len({tuple(o) for o in offsets.tolist()}) > 5  # different images, different moves
+    assert torch.equal(moved.sum(dim=(1, 2, 3)), torch.ones(50))  # ink kept, nothing added
+    assert torch.equal(mt.random_shift(x, 0, gen), x)
+    with pytest.raises(ValueError, match="max_shift=-1"):
+        mt.random_shift(x, -1, gen)
+
+
+def test_random_shift_fills_the_gap_with_the_paper_of_inverted_images() -> None:
+    x = torch.ones(8, 1, 6, 6)  # inverted paper: all ones
+    assert torch.equal(mt.random_shift(x, 2, torch.Generator().manual_seed(1)), x)
+
+
+def test_train_on_source_decays_the_learning_rate_and_learns() -> None:
+    data = random_task(3, 30)
+    torch.manual_seed(0)
+    model = convnet.Classifier(convnet.ConvTrunk(channels=8), 3)
+    losses = mt.train_on_source(model, data, steps=40, lr=1e-2, batch_size=15, progress=False)
+    assert len(losses) == 40
+    assert sum(losses[-5:]) < sum(losses[:5])
+    with pytest.raises(ValueError, match="steps=0"):
+        mt.train_on_source(model, data, steps=0, progress=False)
