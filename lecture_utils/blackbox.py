@@ -7,7 +7,7 @@ with the same interface and the episode sampler's flat shapes::
     # support_x [B, N*K, *item]  support_y [B, N*K] (labels 0..N-1)  query_x [B, N*Q, *item]
     # logits    [B, N*Q, N]
 
-``*item`` is ``1, S, S`` for images, or ``1, 1, F`` for precomputed features (see
+``*item`` is ``1, S, S`` for images, or ``F`` for precomputed features (a feature bank; see
 :mod:`lecture_utils.meta_training`); the number of classes ``N`` is read from ``support_y``
 (largest label + 1). Each model owns an ``encoder`` that maps one item to a feature vector:
 a :class:`~lecture_utils.convnet.ConvTrunk` (learned end to end), or ``nn.Flatten()`` for raw
