@@ -301,9 +301,11 @@ class LabNotebook:
         """Run > Run All Cells; wait until every code cell ran or one raised."""
         self.command("notebook:run-all-cells")
         status = self._wait(
-            lambda s: s["kernel"] == "idle"
-            and s["running"] == 0
-            and (s["errors"] or s["executed"] == s["cells"]),
+            lambda s: (
+                s["kernel"] == "idle"
+                and s["running"] == 0
+                and (s["errors"] or s["executed"] == s["cells"])
+            ),
             timeout,
             "all cells executed",
         )
