@@ -31,6 +31,7 @@ outputs: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/ruff format --check $(filter-out notebooks,$(LINT_DIRS))
 
 install: $(STAMP)
 
