@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 
 FAST_MODE_ENV = "LECTURE_FAST_MODE"
+PROGRESS_ENV = "LECTURE_PROGRESS"
 T = TypeVar("T")
 
 
@@ -52,6 +53,36 @@ def single_thread(enabled: bool = True) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+def progress(
+    iterable: Iterable[T] | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    disable: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """The one progress bar of the collection: a tqdm that disappears when done.
+
+    ``$LECTURE_PROGRESS`` picks its kind: ``auto`` (default; a widget in Jupyter, text in a
+    terminal), ``text`` (plain text bars) or ``off`` (no bar). Headless runs that store outputs
+    (``make outputs``) use ``off``, so no progress-bar widget state ends up in the notebooks.
+    """
+    mode = os.environ.get(PROGRESS_ENV, "auto").strip().lower() or "auto"
+    if mode not in {"auto", "text", "off"}:
+        raise ValueError(f"${PROGRESS_ENV}={mode!r}: choose 'auto', 'text' or 'off'.")
+    if mode == "text":
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    kwargs.setdefault("leave", False)
+    return tqdm(iterable, total=total, desc=desc, disable=disable or mode == "off", **kwargs)
+
+
+def resolve_device(device: torch.device | str | None) -> torch.device:
+    """``device`` as a :class:`torch.device`; ``None`` means :func:`get_device`."""
+    return get_device() if device is None else torch.device(device)
 
 
 def get_device() -> torch.device:

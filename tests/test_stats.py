@@ -1,0 +1,72 @@
+"""Student-t intervals, paired differences and verdicts (numbers checked by hand)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lecture_utils import stats
+
+
+def test_t_quantiles_match_published_tables() -> None:
+    # Two-sided 95%: df=2 -> 4.303, df=7 -> 2.365, df=999 -> 1.962.
+    assert stats.t_quantile(3) == pytest.approx(4.303, abs=1e-3)
+    assert stats.t_quantile(8) == pytest.approx(2.365, abs=1e-3)
+    assert stats.t_quantile(1000) == pytest.approx(1.962, abs=1e-3)
+
+
+def test_t_interval_by_hand() -> None:
+    iv = stats.t_interval([1.0, 2.0, 3.0])  # mean 2, sd 1, n 3
+    assert iv.mean == pytest.approx(2.0)
+    assert iv.half_width == pytest.approx(4.3027 / math.sqrt(3), rel=1e-4)
+    assert iv.low < 2.0 < iv.high and iv.n == 3
+
+
+def test_paired_difference_uses_the_pairs() -> None:
+    a = [0.50, 0.60, 0.70, 0.80]
+    b = [0.45, 0.56, 0.64, 0.77]  # differences 0.05 0.04 0.06 0.03: tight
+    paired = stats.paired_difference(a, b)
+    assert paired.mean == pytest.approx(0.045)
+    assert paired.low > 0  # unpaired, the seed-to-seed spread would swamp it
+    assert paired.half_width < stats.t_interval(a).half_width / 5
+
+
+def test_paired_difference_needs_equal_lengths() -> None:
+    with pytest.raises(ValueError, match="one value per shared seed"):
+        stats.paired_difference([1, 2, 3], [1, 2])
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0.1, 0.12, 0.11, 0.09], "holds"),
+        ([-0.1, -0.12, -0.11, -0.09], "contradicted"),
+        ([0.1, -0.1, 0.05, -0.05], "inconclusive"),
+        ([0.2, 0.0, 0.25, 0.01], "inconclusive"),  # positive mean, interval contains 0
+    ],
+)
+def test_verdict_follows_the_interval(values: list[float], expected: str) -> None:
+    iv = stats.t_interval(values)
+    assert stats.verdict(iv) == expected
+    assert (expected == "inconclusive") == iv.contains(0.0)
+
+
+def test_verdict_margin() -> None:
+    iv = stats.Interval(mean=0.02, half_width=0.01, n=8)
+    assert stats.verdict(iv) == "holds"
+    assert stats.verdict(iv, margin=0.015) == "inconclusive"
+
+
+def test_too_few_values_and_nan_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        stats.t_interval([0.5])
+    with pytest.raises(ValueError, match="NaN"):
+        stats.t_interval([0.5, float("nan")])
+
+
+def test_formatting() -> None:
+    iv = stats.Interval(mean=0.528, half_width=0.031, n=8)
+    assert iv.format(100, unit="%") == "52.8% ± 3.1%"
+    assert stats.summarise([0.5, 0.6]).startswith("55.0 ± ")
+    assert stats.summarise([0.5]) == "50.0 (n=1)"
