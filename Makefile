@@ -13,7 +13,7 @@ LINT_DIRS := $(wildcard lecture_utils tests notebooks benchmarks scripts)
 INPLACE ?=
 NOTEBOOKS ?=
 
-.PHONY: lab test run outputs lint install clean-venv
+.PHONY: lab test run outputs lint mutate install clean-venv
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -32,6 +32,10 @@ outputs: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/ruff format --check $(filter-out notebooks,$(LINT_DIRS))
+
+# Plant known bugs one at a time in a temporary copy and check that the tests catch each one.
+mutate: $(STAMP)
+	$(PY) scripts/mutate.py $(MUTATE_ARGS)
 
 install: $(STAMP)
 

@@ -1,5 +1,38 @@
-"""Root pytest configuration: tests and notebooks run on the CPU unless told otherwise."""
+"""Root pytest configuration: CPU by default, and one clear stop when the data is missing."""
+
+from __future__ import annotations
 
 import os
 
+import pytest
+
 os.environ.setdefault("LECTURE_DEVICE", "cpu")
+
+
+def _needs_real_data(item: pytest.Item) -> bool:
+    return str(item.path).endswith(".ipynb") or item.get_closest_marker("real_data") is not None
+
+
+def data_problem() -> str | None:
+    """The data layer's message if Omniglot cannot be loaded (offline and not downloaded)."""
+    from lecture_utils import omniglot
+
+    try:
+        omniglot.load_omniglot()
+    except omniglot.OmniglotDataError as exc:
+        return str(exc)
+    return None
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
+    """Check the data once, before any notebook cell runs, instead of failing every cell."""
+    if not any(_needs_real_data(item) for item in items):
+        return
+    problem = data_problem()
+    if problem is not None:
+        pytest.exit(
+            "Omniglot is not available, so the notebooks and real-data tests cannot run:\n"
+            f"{problem}\n(Unit tests alone: pytest tests -m 'not real_data' "
+            "--ignore=tests/test_browser.py)",
+            returncode=3,
+        )

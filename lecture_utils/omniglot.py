@@ -7,9 +7,13 @@ Where a zip comes from, in this order:
 2. the download cache, the repository's ``data/`` folder (``$LECTURE_DATA_DIR`` overrides it);
 3. a download from the official repository, md5-checked before it is kept.
 
+A wrong file in the download cache is moved aside (never deleted) before a fresh download.
+
 ``load_omniglot()`` decodes every PNG once into a ``[characters, 20 drawers, S, S]`` float tensor
-(ink = 1, background = 0) and caches it under ``data/cache/`` as a tensor file that loads with
-``torch.load(weights_only=True)``: no pickled Python objects.
+(ink = 1, background = 0) and caches it under ``data/cache/omniglot/`` as a tensor file that
+loads with ``torch.load(weights_only=True)``: no pickled Python objects. The cache stores a
+checksum and the settings it was made for, and is rebuilt when either does not match; a folder
+that cannot be written only costs a warning. All writes go through :mod:`lecture_utils.store`.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,12 +37,25 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .store import (
+    DATA_DIR_ENV,
+    CacheWarning,
+    atomic_write,
+    atomic_write_or_warn,
+    cache_dir,
+    canonical_json,
+    default_data_dir,
+    remove_file,
+    remove_stale_temporaries,
+    tensor_checksum,
+    warn_once,
+)
+
 BASE_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python"
 OMNIGLOT_DIR_ENV = "OMNIGLOT_DIR"
-DATA_DIR_ENV = "LECTURE_DATA_DIR"
 DRAWERS = 20
 ORIGINAL_SIZE = 105
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 OFFICIAL_MD5 = {
     "images_background.zip": "68d2efa1b9178cc56df9314c21c6e718",
@@ -54,6 +73,14 @@ SUBSETS = {
     "full": ("images_background.zip", "images_evaluation.zip"),
 }
 
+# Characters decoded from each official file set (keyed by md5s): a cache must hold exactly these.
+KNOWN_CHARACTERS = {
+    ("e704a628b5459e08445c13499850abc4", "b75a71a51d3b13f821f212756fe481fd"): 242,
+    ("68d2efa1b9178cc56df9314c21c6e718",): 964,
+    ("6b91aef0f799c5bb55b94e3f2daec811",): 659,
+    ("68d2efa1b9178cc56df9314c21c6e718", "6b91aef0f799c5bb55b94e3f2daec811"): 1623,
+}
+
 
 class OmniglotDataError(RuntimeError):
     """Base class for every data problem this module reports."""
@@ -67,19 +94,13 @@ class CorruptDataError(OmniglotDataError):
     """A file failed its checksum, is not a zip, or does not have the official layout."""
 
 
+class DataWarning(UserWarning):
+    """A data file was set aside or replaced; the load went on."""
+
+
 # --------------------------------------------------------------------------------------------
 # Locating and downloading the official zips
 # --------------------------------------------------------------------------------------------
-
-
-def default_data_dir() -> Path:
-    """The download cache: ``$LECTURE_DATA_DIR``, else the repository's ``data/`` folder."""
-    if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV]).expanduser()
-    repo_data = Path(__file__).resolve().parents[1] / "data"
-    if repo_data.is_dir():
-        return repo_data
-    return Path.home() / ".cache" / "lecture_utils"
 
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
@@ -117,34 +138,75 @@ def fetch(
     Looks in ``$OMNIGLOT_DIR`` first, then ``data_dir`` (the download cache), then downloads
     ``base_url/filename`` with a timeout and a progress bar into a temporary file, checks its
     md5 and only then renames it into place. ``expected_md5`` defaults to the official table.
+    A wrong file in the download cache is moved aside to ``<name>.rejected-<time>`` first; every
+    error says which paths were checked and why they were rejected.
     """
     md5 = expected_md5 or OFFICIAL_MD5.get(filename)
     if md5 is None:
         known = ", ".join(sorted(OFFICIAL_MD5))
         raise ValueError(f"Unknown Omniglot file {filename!r}: pass expected_md5 or use {known}.")
-
-    env_dir = os.environ.get(OMNIGLOT_DIR_ENV)
-    if env_dir:
-        candidate = Path(env_dir).expanduser() / filename
-        if candidate.is_file():
-            actual = md5sum(candidate)
-            if actual != md5:
-                # Not our folder: report, never delete.
-                raise CorruptDataError(
-                    _describe_bad_file(candidate, md5, actual)
-                    + f". Replace it in ${OMNIGLOT_DIR_ENV} with the official file from "
-                    f"{base_url}/{filename}."
-                )
-            return candidate
-
+    notes: list[str] = []
+    found = _from_env_dir(filename, md5, base_url, notes)
+    if found is not None:
+        return found
     cache = Path(data_dir) if data_dir is not None else default_data_dir()
     target = cache / filename
     if target.is_file():
-        if md5sum(target) == md5:
+        actual = md5sum(target)
+        if actual == md5:
             return target
-        target.unlink()  # a stale or damaged download: fetch it again
+        notes.append(f"{target} was rejected: {_describe_bad_file(target, md5, actual)}; "
+                     + _move_aside(target))  # fmt: skip
+    elif target.is_symlink():
+        notes.append(f"{target} is a broken symlink (to {os.readlink(target)}).")
+    path = _download(filename, cache, base_url, md5, timeout, opener, notes)
+    if notes:
+        warnings.warn(" ".join(notes) + f" A verified copy was downloaded to {path}.", DataWarning)
+    return path
 
-    return _download(filename, cache, base_url, md5, timeout, opener)
+
+def _from_env_dir(filename: str, md5: str, base_url: str, notes: list[str]) -> Path | None:
+    """The file in ``$OMNIGLOT_DIR`` if it is there and correct; else note why not."""
+    env_dir = os.environ.get(OMNIGLOT_DIR_ENV)
+    if not env_dir:
+        return None
+    folder = Path(env_dir).expanduser()
+    candidate = folder / filename
+    if candidate.is_file():
+        actual = md5sum(candidate)
+        if actual != md5:
+            # Not our folder: report, never move or delete.
+            raise CorruptDataError(
+                _describe_bad_file(candidate, md5, actual)
+                + f". It is {candidate} (from ${OMNIGLOT_DIR_ENV}); replace it with the official "
+                f"file from {base_url}/{filename}, or unset ${OMNIGLOT_DIR_ENV}."
+            )
+        return candidate
+    if not folder.is_dir():
+        why = "that folder does not exist" if not folder.exists() else "that is not a folder"
+    elif candidate.is_symlink():
+        why = f"{candidate} is a broken symlink (to {os.readlink(candidate)})"
+    elif candidate.exists():
+        why = f"{candidate} is not a regular file"
+    else:
+        why = f"it holds no {filename}"
+    notes.append(f"${OMNIGLOT_DIR_ENV} is set to {env_dir}, but {why}.")
+    return None
+
+
+def _move_aside(path: Path) -> str:
+    """Rename a rejected file to ``<name>.rejected-<time>``; say where it went."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.rejected-{stamp}")
+    counter = 1
+    while aside.exists():
+        counter += 1
+        aside = path.with_name(f"{path.name}.rejected-{stamp}-{counter}")
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        return f"it could not be moved aside ({exc.strerror or exc}) and was left in place."
+    return f"it was moved aside to {aside}."
 
 
 def _download(
@@ -154,15 +216,21 @@ def _download(
     md5: str,
     timeout: float,
     opener: Callable[..., object],
+    notes: list[str],
 ) -> Path:
-    from tqdm.auto import tqdm
-
     url = f"{base_url}/{filename}"
-    cache.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=cache)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(handle, "wb") as out:
+    env_set = bool(os.environ.get(OMNIGLOT_DIR_ENV))
+    hint = (
+        f"put the official file in ${OMNIGLOT_DIR_ENV}"
+        if env_set
+        else f"download it by hand and set ${OMNIGLOT_DIR_ENV} to the folder that holds it"
+    )
+    context = "".join(f" {note}" for note in notes)
+
+    def write(tmp: Path) -> None:
+        from tqdm.auto import tqdm
+
+        with open(tmp, "wb") as out:
             try:
                 response = opener(url, timeout=timeout)
                 with response:  # type: ignore[attr-defined]
@@ -175,21 +243,23 @@ def _download(
                 reason = getattr(exc, "reason", exc)
                 raise DataUnavailableError(
                     f"Omniglot file {filename} is missing and could not be downloaded from {url} "
-                    f"({reason}). Go online, or download it by hand and set ${OMNIGLOT_DIR_ENV} "
-                    f"to the folder that holds it."
+                    f"({reason}).{context} Go online, or {hint}."
                 ) from None
         actual = md5sum(tmp)
         if actual != md5:
-            message = _describe_bad_file(tmp, md5, actual)
-            raise CorruptDataError(
-                message.replace(tmp.name, filename, 1)
-                + f". The download from {url} was discarded; try again later."
-            )
-        tmp.chmod(0o644)
-        os.replace(tmp, cache / filename)
-        return cache / filename
-    finally:
-        tmp.unlink(missing_ok=True)
+            message = _describe_bad_file(tmp, md5, actual).replace(tmp.name, filename, 1)
+            raise CorruptDataError(f"{message}. The download from {url} was discarded; try again.")
+
+    try:
+        return atomic_write(cache / filename, write)
+    except OmniglotDataError:
+        raise
+    except OSError as exc:
+        raise DataUnavailableError(
+            f"Cannot save the download of {filename} in the data folder {cache} "
+            f"({exc.strerror or exc}).{context} Choose a writable folder with ${DATA_DIR_ENV} "
+            f"(or data_dir=...), or {hint}."
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,45 +452,100 @@ def decode_zips(
     )
 
 
-def _cache_path(cache_dir: Path, subset: str, image_size: int) -> Path:
-    return cache_dir / "cache" / f"omniglot-{subset}-{image_size}px-v{CACHE_FORMAT}.pt"
+def _cache_path(root: Path, subset: str, image_size: int) -> Path:
+    name = f"omniglot-{subset}-{image_size}px-v{CACHE_FORMAT}.pt"
+    return cache_dir("omniglot", root=root) / name
 
 
-def _save_cache(path: Path, data: OmniglotData) -> None:
+def _cache_key(subset: str, image_size: int) -> dict[str, object]:
+    """What a cache entry must have been made from: checked on every load."""
+    md5 = [OFFICIAL_MD5[name] for name in SUBSETS[subset]]
+    return {"format": CACHE_FORMAT, "subset": subset, "image_size": image_size, "md5": md5}
+
+
+def _save_cache(path: Path, data: OmniglotData, key: dict[str, object]) -> Path | None:
+    """Write the cache entry (8-bit images, metadata, key, checksum); warn if not writable."""
+    images = (data.images * 255).round().to(torch.uint8)
+    meta = json.dumps(
+        {"alphabets": data.alphabets, "characters": data.characters, "files": data.files}
+    )
+    key_json = canonical_json(key)
     payload = {
-        "images": (data.images * 255).round().to(torch.uint8),
-        "meta": json.dumps(
-            {"alphabets": data.alphabets, "characters": data.characters, "files": data.files}
-        ),
         "format": CACHE_FORMAT,
+        "images": images,
+        "meta": meta,
+        "key": key_json,
+        "checksum": tensor_checksum({"images": images}, meta, key_json),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    return atomic_write_or_warn(
+        path,
+        lambda tmp: torch.save(payload, tmp),
+        what="decoded Omniglot cache",
+        hint=f"Choose another folder with ${DATA_DIR_ENV} or load_omniglot(data_dir=...), or "
+        "turn the cache off with load_omniglot(use_cache=False).",
+    )
 
 
-def _load_cache(path: Path, subset: str) -> OmniglotData | None:
+def _cache_problem(payload: object, key: dict[str, object]) -> str | None:
+    """Why a loaded cache payload cannot be trusted for ``key``, or None if it can."""
+    if not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT:
+        return "it was written by another version of this code"
+    if payload.get("key") != canonical_json(key):
+        return f"it was made for {payload.get('key')}, not {canonical_json(key)}"
+    images, meta_json, size = payload.get("images"), payload.get("meta"), key["image_size"]
+    if not (
+        isinstance(images, torch.Tensor)
+        and images.dtype == torch.uint8
+        and images.dim() == 4
+        and tuple(images.shape[1:]) == (DRAWERS, size, size)
+    ):
+        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else "no"
+        return f"it holds {got} images, not uint8 [characters, {DRAWERS}, {size}, {size}]"
+    checksum = tensor_checksum({"images": images}, str(meta_json), payload["key"])
+    if not isinstance(meta_json, str) or payload.get("checksum") != checksum:
+        return "it fails its checksum (changed or damaged after it was written)"
+    meta, count = json.loads(meta_json), images.shape[0]
+    if any(len(meta.get(field, ())) != count for field in ("alphabets", "characters", "files")):
+        return f"its metadata does not describe its {count} characters"
+    expected = KNOWN_CHARACTERS.get(tuple(key["md5"]))  # type: ignore[arg-type]
+    if expected is not None and count != expected:
+        return f"it holds {count} characters, not the {expected} of the official files"
+    return None
+
+
+def _load_cache(path: Path, subset: str, key: dict[str, object]) -> OmniglotData | None:
+    """The cached data if ``path`` holds a valid entry for ``key``; else None (and a warning)."""
     try:
-        payload = torch.load(path, weights_only=True)
-        meta = json.loads(payload["meta"])
-        if payload.get("format") != CACHE_FORMAT:
-            return None
-        return OmniglotData(
-            images=payload["images"].float().div_(255.0),
-            alphabets=meta["alphabets"],
-            characters=meta["characters"],
-            files=meta["files"],
-            subset=subset,
-        )
-    except Exception:  # a damaged cache is rebuilt, never trusted
-        path.unlink(missing_ok=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        problem = _cache_problem(payload, key)
+    except FileNotFoundError:  # removed since we looked (e.g. by another process)
         return None
+    except Exception as exc:  # a damaged cache is rebuilt, never trusted
+        problem = f"it cannot be read ({type(exc).__name__})"
+    if problem is not None:
+        gone = "" if remove_file(path) else " (it could not be deleted)"
+        warn_once(
+            f"bad-cache:{path}",
+            f"Ignoring the Omniglot cache {path}: {problem}; decoding the zips again{gone}.",
+            CacheWarning,
+        )
+        return None
+    meta = json.loads(payload["meta"])
+    return OmniglotData(
+        images=payload["images"].float().div_(255.0),
+        alphabets=meta["alphabets"],
+        characters=meta["characters"],
+        files=meta["files"],
+        subset=subset,
+    )
+
+
+def _tidy(root: Path, subset: str, image_size: int) -> None:
+    """Remove what interrupted writes and older cache formats left behind (best effort)."""
+    for folder in (root, root / "cache", cache_dir("omniglot", root=root)):
+        remove_stale_temporaries(folder)
+    for old in range(1, CACHE_FORMAT):
+        remove_file(root / "cache" / f"omniglot-{subset}-{image_size}px-v{old}.pt")
 
 
 def load_omniglot(
@@ -435,7 +560,8 @@ def load_omniglot(
     ``subset``: ``"small"`` (default; background_small1 ∪ small2: 8 alphabets, 242 characters),
     ``"background"`` (30 alphabets, 964 characters), ``"evaluation"`` (20 alphabets, 659
     characters) or ``"full"`` (both, 1623 characters). The first call fetches and decodes; later
-    calls read the decoded tensor from ``data/cache`` in well under a second.
+    calls read the decoded tensor from ``data/cache/omniglot`` in well under a second. A cache
+    that fails its checks is rebuilt; one that cannot be written only warns (once per folder).
     """
     if subset not in SUBSETS:
         raise ValueError(f"Unknown subset {subset!r}; choose one of {sorted(SUBSETS)}.")
@@ -443,14 +569,16 @@ def load_omniglot(
         raise ValueError(
             f"image_size must be an integer from 8 to {ORIGINAL_SIZE} pixels, got {image_size!r}."
         )
-    cache_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    cache_file = _cache_path(cache_dir, subset, image_size)
-    if use_cache and cache_file.is_file():
-        cached = _load_cache(cache_file, subset)
-        if cached is not None:
-            return cached
-    zips = [fetch(name, data_dir=cache_dir) for name in SUBSETS[subset]]
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    cache_file, key = _cache_path(root, subset, image_size), _cache_key(subset, image_size)
+    if use_cache:
+        _tidy(root, subset, image_size)
+        if cache_file.is_file():
+            cached = _load_cache(cache_file, subset, key)
+            if cached is not None:
+                return cached
+    zips = [fetch(name, data_dir=root) for name in SUBSETS[subset]]
     data = decode_zips(zips, image_size=image_size, subset=subset)
     if use_cache:
-        _save_cache(cache_file, data)
+        _save_cache(cache_file, data, key)
     return data

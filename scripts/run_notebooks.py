@@ -4,7 +4,9 @@
     python scripts/run_notebooks.py --inplace       # ... and store the fresh outputs in the files
     python scripts/run_notebooks.py notebooks/03_episodes.ipynb
 
-Fast or full mode follows ``$LECTURE_FAST_MODE`` (``make outputs`` runs in full mode). Each
+Fast or full mode follows ``$LECTURE_FAST_MODE`` (``make outputs`` runs in full mode). With
+``--inplace`` progress bars are off (``LECTURE_PROGRESS=off``), so the stored notebooks hold no
+progress-bar widget state. Each
 notebook runs in a fresh ``python3`` kernel with ``notebooks/`` as its working directory and
 prints one progress line; the first failing cell stops the run with exit status 1.
 """
@@ -12,6 +14,7 @@ prints one progress line; the first failing cell stops the run with exit status 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -90,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print(f"no notebooks found in {NOTEBOOK_DIR.relative_to(REPO)}/", file=sys.stderr)
         return 1
+    if args.inplace:  # stored outputs: no progress-bar widgets (the kernels inherit this)
+        os.environ.setdefault(runtime.PROGRESS_ENV, "off")
     mode = "fast" if runtime.fast_mode() else "full"
     print(f"Running {len(paths)} notebook(s) in {mode} mode ({runtime.FAST_MODE_ENV})", flush=True)
     started = time.perf_counter()
