@@ -13,7 +13,7 @@ LINT_DIRS := $(wildcard lecture_utils tests notebooks benchmarks scripts)
 INPLACE ?=
 NOTEBOOKS ?=
 
-.PHONY: lab test run outputs lint mutate install clean-venv
+.PHONY: lab test run outputs lint mutate install clean-venv slides student
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -32,6 +32,15 @@ outputs: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/ruff format --check $(filter-out notebooks,$(LINT_DIRS))
+
+# Static reveal.js decks (slides/*.slides.html) that work offline: reveal.js comes from
+# slides/vendor/, never a CDN. NOTEBOOKS=... restricts it to some notebooks.
+slides: $(STAMP)
+	$(PY) scripts/slides.py $(NOTEBOOKS)
+
+# Student versions (student/, git-ignored): solutions replaced by stubs, exercise outputs cleared.
+student: $(STAMP)
+	$(PY) scripts/make_student.py $(NOTEBOOKS)
 
 # Plant known bugs one at a time in a temporary copy and check that the tests catch each one.
 mutate: $(STAMP)

@@ -8,7 +8,7 @@ with the same interface and the episode sampler's flat shapes::
     # logits    [B, N*Q, N]
 
 ``*item`` is ``1, S, S`` for images, or ``F`` for precomputed features (a feature bank; see
-:mod:`lecture_utils.meta_training`); the number of classes ``N`` is read from ``support_y``
+:mod:`lecture_utils.feature_bank`); the number of classes ``N`` is read from ``support_y``
 (largest label + 1). Each model owns an ``encoder`` that maps one item to a feature vector:
 a :class:`~lecture_utils.convnet.ConvTrunk` (learned end to end), or ``nn.Flatten()`` for raw
 pixels / precomputed features (see :func:`make_encoder`).
@@ -30,8 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .convnet import ConvTrunk
+from .training import seeded_init
 
 FAMILIES = ("lstm", "feedforward", "attention", "hypernet")
+VARIANTS = ("class_context",)  # built by build_model too (the Q3 comparison of notebook 04)
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,10 +65,22 @@ def make_encoder(
     raise ValueError(f"Unknown encoder kind {kind!r}; choose 'conv', 'pixels' or 'features'.")
 
 
+def _check_widths(**widths: int) -> None:
+    for name, value in widths.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
+
+
 def check_episode(
-    support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor
+    support_x: torch.Tensor,
+    support_y: torch.Tensor,
+    query_x: torch.Tensor,
+    *,
+    item_numel: int | None = None,
+    all_labels: bool = False,
 ) -> tuple[int, int]:
-    """Validate the flat episode shapes; return ``(B, N)`` with N = largest support label + 1."""
+    """Check an episode; return ``(B, N)``, N = largest support label + 1. ``item_numel``: numbers
+    per item the model expects; ``all_labels``: each task must use every label 0..N-1."""
     if support_x.dim() < 3 or query_x.dim() < 3:
         raise ValueError(
             "support_x and query_x must be [B, items, ...] (e.g. [B, N*K, 1, S, S]); got "
@@ -86,7 +100,21 @@ def check_episode(
         raise ValueError("support_y must hold integer labels 0..N-1, not floats (or one-hots).")
     if support_y.numel() == 0 or support_y.min() < 0:
         raise ValueError("support_y must be non-empty labels in 0..N-1.")
-    return support_x.shape[0], int(support_y.max()) + 1
+    got, side = support_x.shape[2:].numel(), round((item_numel or 0) ** 0.5)
+    if item_numel is not None and got != item_numel:
+        raise ValueError(
+            f"The model was built for items of {item_numel} numbers ({side}x{side} px images), "
+            f"but the episode's items are {tuple(support_x.shape[2:])} ({got} numbers). Build "
+            "the model for this image size (build_model(..., image_size=S)) or resize the images."
+        )
+    n_way, seen = int(support_y.max()) + 1, F.one_hot(support_y, int(support_y.max()) + 1)
+    if all_labels and not seen.amax(dim=1).all():
+        missing = (seen.amax(dim=1) == 0).nonzero()[0].tolist()  # [task, label]
+        raise ValueError(
+            f"support_y must use every label 0..N-1 without gaps (N = largest label + 1 = {n_way})"
+            f"; task {missing[0]} has no label {missing[1]}. Relabel the classes 0..N-1."
+        )
+    return support_x.shape[0], n_way
 
 
 class BlackBoxModel(nn.Module):
@@ -96,6 +124,7 @@ class BlackBoxModel(nn.Module):
 
     def __init__(self, encoder: nn.Module, feature_dim: int, max_way: int | None) -> None:
         super().__init__()
+        _check_widths(feature_dim=feature_dim, **({} if max_way is None else {"n_way": max_way}))
         self.encoder = encoder
         self.feature_dim = feature_dim
         self.max_way = max_way
@@ -106,7 +135,9 @@ class BlackBoxModel(nn.Module):
         return self.encoder(x.reshape(B * M, *x.shape[2:])).reshape(B, M, -1)
 
     def _n_way(self, support_x, support_y, query_x) -> int:
-        _, n_way = check_episode(support_x, support_y, query_x)
+        size = self.feature_dim if isinstance(self.encoder, nn.Flatten) else None  # pixels
+        free = self.max_way is None  # N comes from the labels alone: no gaps allowed
+        _, n_way = check_episode(support_x, support_y, query_x, item_numel=size, all_labels=free)
         if self.max_way is not None and n_way > self.max_way:
             raise ValueError(
                 f"{type(self).__name__} was built for at most max_way={self.max_way} classes "
@@ -177,6 +208,7 @@ class MANNLSTM(BlackBoxModel):
         logit_scale: float = 1.0,
     ) -> None:
         super().__init__(encoder, feature_dim, n_way)
+        _check_widths(hidden=hidden)
         self.hidden = hidden
         self.norm = nn.LayerNorm(feature_dim) if input_norm else nn.Identity()
         self.logit_scale = logit_scale
@@ -217,8 +249,7 @@ class FeedforwardAverage(BlackBoxModel):
         hidden: int = 256,
     ) -> None:
         super().__init__(encoder, feature_dim, n_way)
-        if context_dim < 1:
-            raise ValueError(f"context_dim must be at least 1, got {context_dim}.")
+        _check_widths(context_dim=context_dim, hidden=hidden)
         self.context_dim = context_dim
         self.g = mlp([feature_dim + n_way, hidden, hidden, context_dim])
         self.h = mlp([feature_dim + context_dim, hidden, hidden, n_way])
@@ -283,6 +314,12 @@ class AttentionModel(BlackBoxModel):
         depth: int = 2,
     ) -> None:
         super().__init__(encoder, feature_dim, n_way)
+        _check_widths(d_model=d_model, heads=heads, depth=depth)
+        if d_model % heads:
+            raise ValueError(
+                f"d_model={d_model} must be divisible by heads={heads} (each head gets "
+                f"d_model/heads dimensions); try d_model={heads * -(-d_model // heads)}."
+            )
         self.d_model = d_model
         self.tokenize = nn.Linear(feature_dim + n_way, d_model)
         self.blocks = nn.ModuleList(AttentionBlock(d_model, heads) for _ in range(depth))
@@ -314,16 +351,25 @@ class HyperNetwork(BlackBoxModel):
     Row ``n`` of ``W`` (and ``b[n]``) is produced by an MLP from two set summaries: the mean
     embedding of the support images labelled ``n`` and the mean over the whole support set
     (the task context). The labels enter by choosing which row an image writes to, so the
-    model works for any N and K and is invariant to the support order.
+    model works for any N and K and is invariant to the support order. With
+    ``prototype_shortcut`` (default) each row is the class mean plus the generated correction,
+    so the head starts as a prototype classifier; without it the MLP must write every weight.
     """
 
     phi_description = "full weight matrix W [N, D] and bias b [N] of the classifier head"
 
     def __init__(
-        self, encoder: nn.Module, feature_dim: int, head_dim: int = 64, hidden: int = 256
+        self,
+        encoder: nn.Module,
+        feature_dim: int,
+        head_dim: int = 64,
+        hidden: int = 256,
+        prototype_shortcut: bool = True,
     ) -> None:
         super().__init__(encoder, feature_dim, None)
+        _check_widths(head_dim=head_dim, hidden=hidden)
         self.head_dim = head_dim
+        self.prototype_shortcut = prototype_shortcut
         self.project = mlp([feature_dim, hidden, head_dim])
         self.generate = mlp([2 * head_dim, hidden, head_dim + 1])
 
@@ -335,7 +381,9 @@ class HyperNetwork(BlackBoxModel):
         per_class = assign.transpose(1, 2) @ p / counts[..., None]  # [B, N, D]
         task = p.mean(dim=1, keepdim=True).expand(-1, n_way, -1)
         out = self.generate(torch.cat([per_class, task], dim=-1))
-        weight = per_class + out[..., :-1]  # residual: starts near a prototype head
+        weight = out[..., :-1]
+        if self.prototype_shortcut:  # residual: the head starts as a prototype classifier
+            weight = per_class + weight
         return weight, out[..., -1]
 
     def forward(self, support_x, support_y, query_x):
@@ -361,48 +409,30 @@ def build_model(
     image_size: int = 28,
     channels: int = 64,
     feature_dim: int | None = None,
+    seed: int = 0,
     **kwargs: object,
 ) -> BlackBoxModel:
     """One of the four families with a fresh encoder (``"conv"``, ``"pixels"``, ``"features"``).
 
-    ``kwargs`` go to the model (e.g. ``context_dim=8`` for ``"feedforward"``).
+    The initial weights are fixed by ``seed`` (the global RNG is left untouched). ``kwargs`` go
+    to the model (e.g. ``context_dim=8`` for ``"feedforward"``).
     """
-    if family not in FAMILIES:
-        raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES)}.")
+    if family not in FAMILIES + VARIANTS:
+        raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES + VARIANTS)}.")
     if n_way < 2:
         raise ValueError(f"n_way must be at least 2 (a classification task), got {n_way}.")
-    enc, dim = make_encoder(encoder, image_size, channels, feature_dim)
-    if family == "lstm":
-        return MANNLSTM(enc, dim, n_way, **kwargs)
-    if family == "feedforward":
-        return FeedforwardAverage(enc, dim, n_way, **kwargs)
-    if family == "attention":
-        return AttentionModel(enc, dim, n_way, **kwargs)
-    return HyperNetwork(enc, dim, **kwargs)
+    with seeded_init(seed):
+        enc, dim = make_encoder(encoder, image_size, channels, feature_dim)
+        if family == "lstm":
+            return MANNLSTM(enc, dim, n_way, **kwargs)
+        if family == "feedforward":
+            return FeedforwardAverage(enc, dim, n_way, **kwargs)
+        if family == "attention":
+            return AttentionModel(enc, dim, n_way, **kwargs)
+        if family == "class_context":
+            return ClassContext(enc, dim, **kwargs)
+        return HyperNetwork(enc, dim, **kwargs)
 
 
-# --------------------------------------------------------------------------------------------
-# Transfer-learning baseline with the same interface
-# --------------------------------------------------------------------------------------------
-
-
-class NearestClassMean(BlackBoxModel):
-    """Not meta-learned: logits = -squared distance from each query to its class's mean feature.
-
-    With a frozen supervised-pretrained encoder this is the transfer-learning baseline.
-    """
-
-    phi_description = "the N class means of the (frozen) features"
-
-    def __init__(self, encoder: nn.Module, feature_dim: int) -> None:
-        super().__init__(encoder, feature_dim, None)
-
-    def forward(self, support_x, support_y, query_x):
-        n_way = self._n_way(support_x, support_y, query_x)
-        s, q = self.embed(support_x), self.embed(query_x)
-        assign = one_hot(support_y, n_way)
-        means = assign.transpose(1, 2) @ s / assign.sum(1).clamp(min=1)[..., None]
-        return -torch.cdist(q, means).pow(2)
-
-    def phi_size(self, n_way: int, k_shot: int) -> int:
-        return n_way * self.feature_dim
+# The per-class pooling models live in class_pooling.py (kept importable from here).
+from .class_pooling import ClassContext, NearestClassMean  # noqa: E402, F401

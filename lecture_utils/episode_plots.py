@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from .episodes import SPLITS, ClassSplit, Episode, EpisodeSampler, HomeworkBatch
 from .omniglot import OmniglotData
 from .plotting import pretty_name
+from .transforms import quarter_turns
 
 SPLIT_TITLES = {"train": "meta-train", "val": "meta-val", "test": "meta-test"}
 PAD = 3  # frame width in pixels around each drawing
@@ -167,7 +168,7 @@ def permutation_figure(
 def rotation_figure(data: OmniglotData, character: int, drawers: int = 4) -> Figure:
     """One character turned by 0°, 90°, 180° and 270°: four classes, ``drawers`` drawings each."""
     drawings = data.images[character, :drawers]
-    grid = torch.stack([torch.rot90(drawings, r, dims=(-2, -1)) for r in range(4)])
+    grid = quarter_turns(drawings)
     colours = label_colours(4)[:, None, :].expand(4, drawers, 3)
     fig, ax = plt.subplots(figsize=(0.75 * drawers + 2.2, 3.4))
     ax.imshow(mosaic(grid, colours).numpy())

@@ -33,12 +33,14 @@ Counting images: one task holds ``N*K`` support + ``N*Q`` query images, ``N*(K+Q
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 
 import torch
 
 from .omniglot import OmniglotData
+from .transforms import rotation_classes
 
 SPLITS = ("train", "val", "test")
 
@@ -152,6 +154,33 @@ def _check_positive(**values: int) -> None:
             raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
 
 
+def _class_indices(classes: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """``classes`` as distinct int64 indices; floats, bools and repeats are refused."""
+    if isinstance(classes, torch.Tensor) and (
+        classes.dtype.is_floating_point or classes.dtype.is_complex or classes.dtype == torch.bool
+    ):
+        raise ValueError(
+            f"classes must be integer character indices, got a {classes.dtype} tensor."
+        )
+    values = classes.tolist() if hasattr(classes, "tolist") else list(classes)
+    values = values if isinstance(values, list) else [values]
+    for value in values:
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise ValueError(
+                f"classes must be whole-number character indices; got {value!r} "
+                f"({type(value).__name__}), which would be truncated. Pass integers."
+            )
+    chars = torch.tensor([operator.index(v) for v in values], dtype=torch.long)
+    unique, counts = chars.unique(return_counts=True)
+    if (counts > 1).any():
+        repeated = unique[counts > 1].tolist()
+        raise ValueError(
+            f"classes must be distinct; {repeated[:5]} appear more than once (a task could then "
+            "show the same character under several labels)."
+        )
+    return chars
+
+
 class EpisodeSampler(torch.utils.data.IterableDataset):
     """Draws meta-batches of N-way K-shot tasks from an in-memory Omniglot tensor.
 
@@ -200,6 +229,12 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
                 f"images must be [characters, drawers, *item], e.g. [C, 20, S, S] "
                 f"(OmniglotData.images) or features [C, 20, F]; got shape {tuple(images.shape)}."
             )
+        if images.dim() == 4 and images.shape[-1] != images.shape[-2]:
+            raise ValueError(
+                f"images must be [characters, drawers, S, S] with square S x S images; got shape "
+                f"{tuple(images.shape)}. Are the axes swapped (e.g. [C, S, S, 20])? Pass "
+                "non-image items as a 3-D pool [C, drawers, F]."
+            )
         if rotations and (images.dim() != 4 or images.shape[-1] != images.shape[-2]):
             raise ValueError(
                 f"rotations=True turns square images [C, drawers, S, S], got items of shape "
@@ -208,8 +243,7 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         _check_positive(n_way=n_way, k_shot=k_shot, n_query=n_query, batch_size=batch_size)
         if layout not in ("flat", "homework"):
             raise ValueError(f"layout must be 'flat' or 'homework', got {layout!r}.")
-        chars = torch.arange(images.shape[0]) if classes is None else torch.as_tensor(classes)
-        chars = chars.long().flatten()
+        chars = torch.arange(images.shape[0]) if classes is None else _class_indices(classes)
         if chars.numel() and (chars.min() < 0 or chars.max() >= images.shape[0]):
             raise ValueError(
                 f"classes must index the {images.shape[0]} characters of images; got indices "
@@ -230,11 +264,23 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
                 f"{drawers} drawers (images) per class; support and query must be distinct "
                 "drawers, so lower k_shot or n_query."
             )
+        # Memory of one meta-batch, plus the sampling indices of one refill (see _refill).
+        per_image = images.shape[2:].numel() * images.element_size()
+        per_task = n_way * (k_shot + n_query) * per_image + 8 * (
+            self.num_classes + n_way * drawers + 6 * n_way * (k_shot + n_query)
+        )
+        per_task += 4 * (k_shot + n_query) * n_way * n_way if layout == "homework" else 0
+        if batch_size * per_task > self.MAX_META_BATCH_BYTES:
+            raise ValueError(
+                f"A meta-batch of batch_size={batch_size} tasks ({n_way}-way {k_shot}-shot, "
+                f"{n_query} query) needs about {batch_size * per_task / 2**30:.1f} GiB, above "
+                f"EpisodeSampler.MAX_META_BATCH_BYTES = {self.MAX_META_BATCH_BYTES / 2**30:g} GiB; "
+                f"lower batch_size to at most {self.MAX_META_BATCH_BYTES // per_task}."
+            )
         self.device = torch.device(device) if device is not None else images.device
         pool = images[chars]
         if rotations:  # class id = 4 * position + quarter turns
-            pool = torch.stack([torch.rot90(pool, r, dims=(-2, -1)) for r in range(4)], dim=1)
-            pool = pool.flatten(0, 1)
+            pool = rotation_classes(pool)
         self.pool = pool.to(self.device).contiguous()  # [num_classes, drawers, *item]
         self.flat_pool = self.pool.view(-1, *self.pool.shape[2:])  # [classes * drawers, *item]
         item = tuple(self.pool.shape[2:])
@@ -279,6 +325,7 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
     #   synchronisation here, and on a busy 2-core machine one index_select took 11 ms with 2
     #   threads against 0.25 ms with 1.
     PLAN_IMAGES = 8192
+    MAX_META_BATCH_BYTES = 2 * 1024**3  # refuse meta-batches that would need more memory
 
     def _rand(self, *shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=self.generator)

@@ -210,6 +210,14 @@ def remove_stale_temporaries(
     return removed
 
 
+def write_error_reason(folder: Path, exc: OSError) -> str:
+    """Why ``folder`` could not be written, e.g. "/x/data is a file, not a folder"."""
+    for parent in (folder, *folder.parents):
+        if parent.exists() and not parent.is_dir():
+            return f"{parent} is a file, not a folder"
+    return exc.strerror or str(exc)
+
+
 _warned: set[str] = set()
 
 
@@ -232,7 +240,7 @@ def atomic_write_or_warn(
     try:
         return atomic_write(path, write)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        reason = write_error_reason(path.parent, exc)
         warn_once(
             f"unwritable:{path.parent}",
             f"Could not write the {what} to {path.parent} ({reason}); the result is used but "

@@ -73,8 +73,8 @@ def test_feedforward_is_permutation_invariant(context_dim: int) -> None:
     before = model(sx, sy, qx)
     after = model(sx[:, perm], sy[:, perm], qx)
     torch.testing.assert_close(before, after, rtol=1e-5, atol=1e-5)
-    # ... and not trivially: the support set does change the prediction.
-    other = model(torch.rand_like(sx), sy, qx)
+    # ... and not trivially: the support set does change the prediction (blank support images).
+    other = model(torch.zeros_like(sx), sy, qx)
     assert not torch.allclose(before, other, atol=1e-4)
 
 
@@ -113,20 +113,27 @@ def test_lstm_reads_labels_of_the_support_set() -> None:
 
 
 def test_hypernetwork_makes_one_head_per_task() -> None:
-    model = small("hypernet")
+    model = small("hypernet")  # default head_dim=64
     sx, sy, qx = episode()
     weight, bias = model.head(sx, sy, N)
-    assert weight.shape == (B, N, model.head_dim) and bias.shape == (B, N)
+    assert tuple(weight.shape) == (3, 5, 64) and tuple(bias.shape) == (3, 5)
     assert not torch.allclose(weight[0], weight[1])  # different tasks, different heads
-    # The logits are exactly the generated linear head applied to the query embedding.
-    q = model.project(model.embed(qx))
-    torch.testing.assert_close(model(sx, sy, qx), q @ weight.transpose(1, 2) + bias[:, None])
-    assert model.phi_size(N, K) == N * (model.head_dim + 1)
+    # Each task is classified by its own head: changing task 0's support set changes task 0's
+    # logits and leaves tasks 1 and 2 exactly as they were.
+    before = model(sx, sy, qx)
+    changed = sx.clone()
+    changed[0] = torch.rand_like(changed[0])
+    after = model(changed, sy, qx)
+    assert not torch.allclose(before[0], after[0], atol=1e-4)
+    torch.testing.assert_close(before[1:], after[1:])
 
 
 def test_phi_sizes() -> None:
-    assert small("feedforward", context_dim=8).phi_size(N, K) == 8
-    assert small("lstm").phi_size(N, K) == 2 * (128 + N)
+    """Hand-counted for 5-way 2-shot (N=5, K=2)."""
+    assert small("feedforward", context_dim=8).phi_size(5, 2) == 8  # the context vector
+    assert small("lstm").phi_size(5, 2) == 266  # h and c of both layers: 2 * (128 + 5)
+    assert small("attention").phi_size(5, 2) == 2560  # 10 tokens x 128 numbers x 2 blocks
+    assert small("hypernet").phi_size(5, 2) == 325  # W 5x64 and b 5
 
 
 def test_nearest_class_mean_classifies_its_own_support() -> None:

@@ -242,11 +242,24 @@ def test_dataloader_with_batch_size_none(images: torch.Tensor) -> None:
 
 
 def test_device_placement(images: torch.Tensor) -> None:
-    ep = EpisodeSampler(images, batch_size=2, device="cpu").sample()
-    assert all(t.device.type == "cpu" for t in vars(ep).values())
-    hw = EpisodeSampler(images, batch_size=2, device=torch.device("cpu"), layout="homework")
-    assert hw.sample().to("cpu").images.device.type == "cpu"
-    assert ep.to("cpu").task(1).support_x.shape == (1, 5, 1, S, S)
+    """PyTorch's "meta" device stands in for a GPU: a CPU-only machine has it too, so these
+    checks fail if ``device=`` (or ``.to``) is ignored and everything stays on the CPU."""
+    ep = EpisodeSampler(images, batch_size=2, device="meta").sample()
+    assert {name: t.device.type for name, t in vars(ep).items()} == dict.fromkeys(vars(ep), "meta")
+    assert ep.support_x.shape == (2, 5, 1, S, S)
+    hw = EpisodeSampler(images, batch_size=2, device=torch.device("meta"), layout="homework")
+    batch = hw.sample()
+    assert batch.images.device.type == batch.labels.device.type == "meta"
+    assert batch.classes.device.type == batch.rotations.device.type == "meta"
+    # Without device=, episodes live where the images are.
+    assert EpisodeSampler(images.to("meta"), batch_size=2).sample().query_x.device.type == "meta"
+    cpu = EpisodeSampler(images, batch_size=2).sample()
+    assert all(t.device.type == "cpu" for t in vars(cpu).values())
+    moved = cpu.to("meta")
+    assert all(t.device.type == "meta" for t in vars(moved).values())
+    assert moved.task(1).support_x.shape == (1, 5, 1, S, S)
+    cpu_hw = EpisodeSampler(images, batch_size=2, layout="homework").sample()
+    assert cpu_hw.to("meta").images.device.type == "meta"
 
 
 # ---- bad input ---------------------------------------------------------------------------

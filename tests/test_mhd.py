@@ -90,5 +90,7 @@ def test_mhd_error_on_real_runs_is_pinned(real_data: Path, tmp_path: Path) -> No
     assert set(data.images.unique().tolist()) == {0.0, 1.0}  # native binary PNGs
     runs = real_runs(data)
     result = one_shot.evaluate_one_shot_runs(one_shot.mhd_predict, runs, progress=False)
-    errors = sum(int((p != r.test_labels).sum()) for p, r in zip(result.predictions, runs, strict=True))
+    errors = sum(
+        int((p != r.test_labels).sum()) for p, r in zip(result.predictions, runs, strict=True)
+    )
     assert errors == PINNED_ERRORS, f"{errors} errors of {RUNS * WAYS}"

@@ -6,9 +6,15 @@ Tests marked ``real_data`` read the official zips from ``$OMNIGLOT_DIR``.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import json
+import os
+import tempfile
+import time
 import urllib.error
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -16,7 +22,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lecture_utils import omniglot
+from lecture_utils import omniglot, store
+from lecture_utils.store import CacheWarning
 
 # --------------------------------------------------------------------------------------------
 # Fixtures: tiny official-layout zips
@@ -162,10 +169,13 @@ def test_damaged_cached_file_is_replaced_by_a_fresh_download(fixture_zips, tmp_p
     (cache / "images_background_small1.zip").write_bytes(b"garbage")
     good = (fixture_zips / "images_background_small1.zip").read_bytes()
     calls: list[str] = []
-    path = omniglot.fetch(
-        "images_background_small1.zip", data_dir=cache, opener=opener_serving(good, calls)
-    )
+    with pytest.warns(omniglot.DataWarning, match="moved aside to") as record:
+        path = omniglot.fetch(
+            "images_background_small1.zip", data_dir=cache, opener=opener_serving(good, calls)
+        )
     assert len(calls) == 1 and path.read_bytes() == good
+    [aside] = cache.glob("images_background_small1.zip.rejected-*")
+    assert aside.read_bytes() == b"garbage" and str(aside) in str(record[0].message)
 
 
 def test_wrong_file_in_env_folder_is_reported_not_deleted(fixture_zips, tmp_path, monkeypatch):
@@ -188,17 +198,40 @@ def test_unknown_file_names_the_known_ones():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("member", ["../escape.png", "/etc/evil.png", "a/../../escape.png"])
-def test_extraction_rejects_paths_escaping_the_target(tmp_path, member):
+@pytest.mark.parametrize(
+    "member",
+    [
+        pytest.param("../escape.png", id="dotdot"),
+        pytest.param("/etc/evil.png", id="absolute"),
+        pytest.param("a/../../escape.png", id="nested-dotdot"),
+        # Python's extractall would write these on POSIX as they are (it only strips "/" and
+        # ".." parts): on Windows they climb out or jump drives. Only the guard stops them.
+        pytest.param("..\\escape.png", id="backslash-dotdot"),
+        pytest.param("a\\..\\..\\escape.png", id="backslash-nested"),
+        pytest.param("C:/evil.png", id="drive-slash"),
+        pytest.param("C:\\evil.png", id="drive-backslash"),
+    ],
+)
+def test_extraction_rejects_paths_escaping_the_target(tmp_path, member, monkeypatch):
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("evil/ok.png", b"x")
         zf.writestr(member, b"x")
+    written: list[str] = []  # the guard must refuse before anything is extracted
+    for name in ("extract", "extractall"):
+        real = getattr(zipfile.ZipFile, name)
+
+        def spy(self, *args, _real=real, _name=name, **kwargs):
+            written.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(zipfile.ZipFile, name, spy)
     dest = tmp_path / "out"
     with pytest.raises(omniglot.CorruptDataError, match="escapes the target folder"):
         omniglot.extract_zip(archive, dest)
-    assert not (tmp_path / "escape.png").exists()
-    assert not dest.exists() or list(dest.iterdir()) == []
+    assert written == [], "members were extracted before the guard ran"
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert left in (["evil.zip"], ["evil.zip", "out"]), f"files left behind: {left}"
 
 
 def test_extraction_is_complete_and_reused(fixture_zips, tmp_path):
@@ -258,8 +291,8 @@ def test_cache_hit_skips_the_zips_and_loads_without_pickle(fixture_zips, tmp_pat
     monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(fixture_zips))
     cache = tmp_path / "cache"
     first = omniglot.load_omniglot("small", image_size=20, data_dir=cache)
-    cached = list((cache / "cache").glob("*.pt"))
-    assert [p.name for p in cached] == ["omniglot-small-20px-v1.pt"]
+    cached = list((cache / "cache" / "omniglot").glob("*.pt"))
+    assert [p.name for p in cached] == [f"omniglot-small-20px-v{omniglot.CACHE_FORMAT}.pt"]
     torch.load(cached[0], weights_only=True)  # plain tensors and strings only
 
     def no_zip_access(*args, **kwargs):
@@ -278,9 +311,10 @@ def test_damaged_cache_is_rebuilt(fixture_zips, tmp_path, monkeypatch):
     monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(fixture_zips))
     cache = tmp_path / "cache"
     omniglot.load_omniglot("small", image_size=20, data_dir=cache)
-    entry = cache / "cache" / "omniglot-small-20px-v1.pt"
+    entry = cache_entry(cache)
     entry.write_bytes(b"not a tensor file")
-    data = omniglot.load_omniglot("small", image_size=20, data_dir=cache)
+    with pytest.warns(CacheWarning, match="cannot be read"):
+        data = omniglot.load_omniglot("small", image_size=20, data_dir=cache)
     assert data.images.shape == (6, 20, 20, 20)
     assert entry.stat().st_size > 1000
 
@@ -296,6 +330,250 @@ def test_damaged_cache_is_rebuilt(fixture_zips, tmp_path, monkeypatch):
 def test_bad_arguments_are_named(kwargs, match, tmp_path):
     with pytest.raises(ValueError, match=match):
         omniglot.load_omniglot(data_dir=tmp_path, **kwargs)
+
+
+def cache_entry(root: Path, size: int = 20) -> Path:
+    return root / "cache" / "omniglot" / f"omniglot-small-{size}px-v{omniglot.CACHE_FORMAT}.pt"
+
+
+@pytest.fixture
+def read_only(monkeypatch: pytest.MonkeyPatch):
+    """``read_only(folder)`` makes ``folder`` and everything below it refuse writes.
+
+    The tests run as root, for whom ``chmod`` changes nothing, so the file operations this
+    project uses are made to fail as on a read-only file system (and ``chmod`` is applied too,
+    which is what makes it read-only for an ordinary user).
+    """
+    frozen: list[Path] = []
+
+    def blocked(path: str | Path) -> bool:
+        path = Path(path).absolute()
+        return any(path == f or f in path.parents for f in frozen)
+
+    def refuse(path: str | Path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    real_mkstemp, real_unlink, real_mkdir, real_replace = (
+        tempfile.mkstemp, Path.unlink, Path.mkdir, os.replace
+    )  # fmt: skip
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and blocked(dir):
+            refuse(dir)
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    def unlink(self, missing_ok=False):
+        if blocked(self.parent):
+            refuse(self)
+        return real_unlink(self, missing_ok=missing_ok)
+
+    def mkdir(self, mode=0o777, parents=False, exist_ok=False):
+        if blocked(self) and not self.is_dir():
+            refuse(self)
+        return real_mkdir(self, mode=mode, parents=parents, exist_ok=exist_ok)
+
+    def replace(src, dst, **kwargs):
+        if blocked(Path(src).parent) or blocked(Path(dst).parent):
+            refuse(dst)
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(os, "replace", replace)
+
+    def freeze(folder: Path) -> None:
+        frozen.append(folder.absolute())
+        for sub in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+            sub.chmod(0o555)
+
+    yield freeze
+    for folder in frozen:
+        for sub in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+            sub.chmod(0o755)
+
+
+def cache_warnings(record) -> list[str]:
+    return [str(w.message) for w in record if issubclass(w.category, CacheWarning)]
+
+
+# Defect 1: an unwritable data folder never throws a finished decode away.
+
+
+def test_read_only_data_folder_returns_the_data_and_warns_once(
+    fixture_zips, tmp_path, monkeypatch, read_only
+):
+    monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(fixture_zips))
+    root = tmp_path / "data"
+    root.mkdir()
+    read_only(root)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        first = omniglot.load_omniglot("small", image_size=20, data_dir=root)
+        second = omniglot.load_omniglot("small", image_size=20, data_dir=root)
+    assert first.images.shape == second.images.shape == (6, 20, 20, 20)
+    [message] = cache_warnings(record)  # once, not once per load
+    assert "Read-only file system" in message and str(root / "cache") in message
+    assert "use_cache=False" in message and "LECTURE_DATA_DIR" in message
+    assert list(root.iterdir()) == []
+
+
+def test_read_only_folder_with_a_damaged_cache_still_loads(
+    fixture_zips, tmp_path, monkeypatch, read_only
+):
+    monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(fixture_zips))
+    root = tmp_path / "data"
+    good = omniglot.load_omniglot("small", image_size=20, data_dir=root)
+    cache_entry(root).write_bytes(b"damaged")
+    read_only(root)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        data = omniglot.load_omniglot("small", image_size=20, data_dir=root)
+    assert torch.equal(data.images, good.images)
+    messages = " ".join(cache_warnings(record))
+    assert "could not be deleted" in messages and "Could not write" in messages
+    assert cache_entry(root).read_bytes() == b"damaged"  # left alone, not a crash
+
+
+def test_data_folder_that_is_a_file(fixture_zips, tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("I am a file")
+    monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(fixture_zips))
+    with pytest.warns(CacheWarning, match=f"{not_a_folder} is a file, not a folder"):
+        data = omniglot.load_omniglot("small", image_size=20, data_dir=not_a_folder)
+    assert data.num_characters == 6
+    monkeypatch.delenv(omniglot.OMNIGLOT_DIR_ENV)
+    with pytest.raises(omniglot.DataUnavailableError, match="is a file, not a folder"):
+        omniglot.fetch("images_background_small1.zip", data_dir=not_a_folder)
+
+
+# Defect 4: a cache is checked against its key, its shape and dtype, and its checksum.
+
+
+def _rewrite(entry: Path, change) -> None:
+    payload = torch.load(entry, weights_only=True)
+    change(payload)
+    torch.save(payload, entry)
+
+
+def _keep_3_characters(payload) -> None:
+    """A well-formed cache of 3 characters, with a checksum that matches it."""
+    meta = json.loads(payload["meta"])
+    meta = {k: v[:3] for k, v in meta.items()}
+    payload["images"] = payload["images"][:3].clone()
+    payload["meta"] = json.dumps(meta)
+    payload["checksum"] = store.tensor_checksum(
+        {"images": payload["images"]}, payload["meta"], payload["key"]
+    )
+
+
+def _flip_a_pixel(payload) -> None:
+    payload["images"][0, 0, 5, 5] ^= 0xFF
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (_keep_3_characters, "holds 3 characters, not the 6"),
+        (_flip_a_pixel, "fails its checksum"),
+        ("copy 32 px", "made for"),
+        ("32 px tensor", "not uint8 \\[characters, 20, 20, 20\\]"),
+    ],
+)
+def test_tampered_cache_is_rebuilt(fixture_zips, tmp_path, monkeypatch, tamper, reason):
+    monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(fixture_zips))
+    md5s = tuple(omniglot.OFFICIAL_MD5[name] for name in omniglot.SUBSETS["small"])
+    monkeypatch.setitem(omniglot.KNOWN_CHARACTERS, md5s, 6)
+    root = tmp_path / "data"
+    good = omniglot.load_omniglot("small", image_size=20, data_dir=root)
+    entry = cache_entry(root)
+    if tamper == "copy 32 px":  # the 32 px file under the 20 px name
+        omniglot.load_omniglot("small", image_size=32, data_dir=root)
+        entry.write_bytes(cache_entry(root, 32).read_bytes())
+    elif tamper == "32 px tensor":  # 32 px images, but the key and checksum of the 20 px entry
+        big = omniglot.load_omniglot("small", image_size=32, data_dir=root)
+        images = (big.images * 255).round().to(torch.uint8)
+
+        def swap(payload) -> None:
+            payload["images"] = images
+
+        _rewrite(entry, swap)
+    else:
+        _rewrite(entry, tamper)
+    with pytest.warns(CacheWarning, match=reason):
+        data = omniglot.load_omniglot("small", image_size=20, data_dir=root)
+    assert torch.equal(data.images, good.images) and data.files == good.files
+    # ... and the rebuilt entry is trusted again: a cache hit, without the zips.
+    monkeypatch.setattr(omniglot, "fetch", None)
+    assert torch.equal(omniglot.load_omniglot("small", 20, data_dir=root).images, good.images)
+
+
+@pytest.mark.real_data
+def test_real_cache_must_hold_every_character(real_data, tmp_path):
+    root = tmp_path / "data"
+    omniglot.load_omniglot("small", data_dir=root)
+    _rewrite(cache_entry(root, 28), _keep_3_characters)
+    with pytest.warns(CacheWarning, match="holds 3 characters, not the 242"):
+        assert omniglot.load_omniglot("small", data_dir=root).num_characters == 242
+
+
+# Defect 5 (see also tests/test_store.py): what interrupted writes left behind is removed.
+
+
+def test_load_removes_temporaries_of_interrupted_writes(fixture_zips, tmp_path, monkeypatch):
+    monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(fixture_zips))
+    root = tmp_path / "data"
+    (root / "cache").mkdir(parents=True)
+    old = time.time() - 2 * store.STALE_SECONDS
+    legacy = [
+        root / "cache" / ".omniglot-small-28px-v1.pt.qmklb2gs",  # the old cache writer
+        root / ".images_background_small1.zip.k2j3h4g5.part",  # the old downloader
+        root / "cache" / "omniglot-small-20px-v1.pt",  # the old cache format
+    ]
+    for path in legacy:
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (old, old))
+    keep = root / "cache" / "notes.txt"
+    keep.write_text("mine")
+    omniglot.load_omniglot("small", image_size=20, data_dir=root)
+    assert not any(path.exists() for path in legacy)
+    assert keep.read_text() == "mine"
+
+
+# Defect 6: fetch never deletes a user's file, and says what it checked.
+
+
+def test_wrong_file_in_data_folder_offline_is_moved_aside_and_named(fixture_zips, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    mine = cache / "images_background_small1.zip"
+    mine.write_bytes(b"<html>my notes</html>")
+    with pytest.raises(omniglot.DataUnavailableError) as info:
+        omniglot.fetch("images_background_small1.zip", data_dir=cache, opener=offline_opener)
+    [aside] = cache.glob("images_background_small1.zip.rejected-*")
+    assert aside.read_bytes() == b"<html>my notes</html>"
+    message = str(info.value)
+    assert f"moved aside to {aside}" in message and "HTML page" in message
+    assert "could not be downloaded" in message
+
+
+@pytest.mark.parametrize("kind", ["dangling symlink", "missing folder"])
+def test_rejected_omniglot_dir_is_named_with_the_reason(tmp_path, monkeypatch, kind):
+    folder = tmp_path / "mine"
+    if kind == "dangling symlink":
+        folder.mkdir()
+        (folder / "images_background_small1.zip").symlink_to(tmp_path / "gone.zip")
+        why = f"{folder / 'images_background_small1.zip'} is a broken symlink"
+    else:
+        why = "that folder does not exist"
+    monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(folder))
+    with pytest.raises(omniglot.DataUnavailableError) as info:
+        omniglot.fetch(
+            "images_background_small1.zip", data_dir=tmp_path / "cache", opener=offline_opener
+        )
+    message = str(info.value)
+    assert f"${omniglot.OMNIGLOT_DIR_ENV} is set to {folder}, but {why}" in message
+    assert "put the official file in" in message
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -47,14 +48,38 @@ def test_seed_everything_seeds_numpy() -> None:
     assert np.random.rand(2).tolist() == a
 
 
-def test_device_can_be_forced(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LECTURE_DEVICE", "cpu")
-    assert runtime.get_device() == torch.device("cpu")
+def fake_accelerators(monkeypatch: pytest.MonkeyPatch, cuda: bool, mps: bool) -> None:
+    """Pretend this machine has (or lacks) a CUDA GPU and Apple's MPS."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
 
 
-def test_tests_run_on_cpu() -> None:
-    """conftest forces the CPU so results do not depend on the machine's GPU."""
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"),
+    [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+)
+def test_device_prefers_cuda_then_mps_then_cpu(
+    monkeypatch: pytest.MonkeyPatch, cuda: bool, mps: bool, expected: str
+) -> None:
+    monkeypatch.delenv("LECTURE_DEVICE", raising=False)
+    fake_accelerators(monkeypatch, cuda, mps)
+    assert runtime.get_device() == torch.device(expected)
+
+
+@pytest.mark.parametrize("forced", ["cpu", "meta"])
+def test_device_can_be_forced(monkeypatch: pytest.MonkeyPatch, forced: str) -> None:
+    """LECTURE_DEVICE wins even on a machine that has a GPU (faked here)."""
+    fake_accelerators(monkeypatch, cuda=True, mps=True)
+    monkeypatch.setenv("LECTURE_DEVICE", forced)
+    assert runtime.get_device() == torch.device(forced)
+
+
+def test_tests_run_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """conftest forces the CPU so results do not depend on the machine's GPU, had it one."""
+    assert os.environ.get("LECTURE_DEVICE") == "cpu"
+    fake_accelerators(monkeypatch, cuda=True, mps=True)
     assert runtime.get_device().type == "cpu"
+    assert runtime.describe()["device"] == "cpu"
 
 
 def test_describe_reports_versions_threads_and_mode(fast_mode: None) -> None:

@@ -1,0 +1,1 @@
+"""One module per experiment notebook: its tasks, runners, tables, figures and widgets."""

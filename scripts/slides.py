@@ -1,0 +1,158 @@
+"""Static reveal.js decks of the notebooks that work offline (``make slides``).
+
+    python scripts/slides.py                                  # every notebook -> slides/
+    python scripts/slides.py --out /tmp/deck notebooks/03_episodes.ipynb
+
+Each deck ``<name>.slides.html`` is built by nbconvert's slides exporter from the stored
+outputs (nothing is executed) with the slide metadata of ``scripts/slide_metadata.py``. Nothing
+is loaded from a CDN: reveal.js comes from the vendored copy in ``slides/vendor/reveal.js``
+(copied next to the decks when they go elsewhere), require.js, jQuery and Mermaid are left
+out, widgets show a note (they need a kernel: present with RISE for those), and cells tagged
+``hide-input`` show only their output. Maths is typeset by a local MathJax 2 when the
+``jupyter-server-mathjax`` package is installed; otherwise it shows as TeX source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+from jinja2 import DictLoader
+from nbconvert import SlidesExporter
+from nbconvert.preprocessors import Preprocessor
+from traitlets.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+VENDOR = REPO / "slides" / "vendor"
+REVEAL = "vendor/reveal.js"
+MATHJAX = "vendor/mathjax"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = (
+    "Interactive widget: it needs a running kernel. Present the notebook with RISE "
+    "(JupyterLab: View ▸ Open as a Reveal Slideshow) to use it."
+)
+# What would make a browser fetch from another host (links, <a href>, are fine).
+REMOTE = re.compile(
+    r"""(?:\bsrc\s*=\s*["']?|<link\b[^>]*\bhref\s*=\s*["']?|url\(\s*["']?)(?:https?:)?//""",
+    re.IGNORECASE,
+)
+
+TEMPLATE = """{%- extends 'index.html.j2' -%}
+{% from 'mathjax.html.j2' import mathjax %}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mathjax -%}
+{%- if resources.local_mathjax -%}{{ mathjax(resources.local_mathjax) }}{%- endif -%}
+{%- endblock html_head_js_mathjax -%}
+{% block footer_js %}
+<script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
+<script src="{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"></script>
+<script>
+Reveal.initialize({
+  controls: true, progress: true, history: true, center: false,
+  transition: "{{ resources.reveal.transition }}",
+  slideNumber: "{{ resources.reveal.number }}",
+  width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }},
+  plugins: [RevealNotes]
+});
+Reveal.on('slidechanged', function (event) {
+  if (window.MathJax && MathJax.Hub) {
+    MathJax.Hub.Queue(['Typeset', MathJax.Hub, event.currentSlide]);
+  }
+});
+</script>
+<style>.reveal .slides section { overflow-y: auto; max-height: 100%; }</style>
+{% endblock footer_js %}
+"""
+
+
+class WidgetNote(Preprocessor):
+    """Replace widget views (which need a kernel) with a short note."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for out in cell.get("outputs", []):
+            if WIDGET_MIME in out.get("data", {}):
+                out["data"] = {
+                    "text/html": f'<p class="offline-widget"><em>{WIDGET_NOTE}</em></p>',
+                    "text/plain": WIDGET_NOTE,
+                }
+        return cell, resources
+
+
+def local_mathjax() -> Path | None:
+    """The MathJax 2 folder of the ``jupyter-server-mathjax`` package, if installed."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    return static if (static / "MathJax.js").is_file() else None
+
+
+def exporter(mathjax: bool) -> SlidesExporter:
+    config = Config()
+    config.SlidesExporter.reveal_url_prefix = REVEAL
+    config.SlidesExporter.reveal_theme = "white"
+    config.SlidesExporter.reveal_transition = "none"
+    config.SlidesExporter.reveal_width = "1280"
+    config.SlidesExporter.reveal_height = "720"
+    config.SlidesExporter.exclude_input_prompt = True
+    config.SlidesExporter.exclude_output_prompt = True
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {"hide-input"}
+    exp = SlidesExporter(config=config, extra_loaders=[DictLoader({"offline.j2": TEMPLATE})])
+    exp.template_file = "offline.j2"
+    exp.register_preprocessor(WidgetNote(), enabled=True)
+    exp.local_mathjax = mathjax
+    return exp
+
+
+def copy_assets(out: Path, mathjax: Path | None) -> None:
+    """Put reveal.js (and MathJax, if available) under ``out/vendor``."""
+    if (out / "vendor").resolve() != VENDOR.resolve():
+        shutil.copytree(VENDOR / "reveal.js", out / REVEAL, dirs_exist_ok=True)
+    if mathjax is not None and not (out / MATHJAX / "MathJax.js").is_file():
+        shutil.copytree(
+            mathjax, out / MATHJAX, ignore=shutil.ignore_patterns("localization", "a11y")
+        )
+
+
+def build(path: Path, out: Path) -> Path:
+    """Write ``out/<name>.slides.html`` for one notebook; return its path."""
+    mathjax = local_mathjax()
+    out.mkdir(parents=True, exist_ok=True)
+    copy_assets(out, mathjax)
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)
+    resources = {"metadata": {"name": path.stem}}
+    if mathjax is not None:
+        resources["local_mathjax"] = f"{MATHJAX}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+    html, _ = exporter(mathjax is not None).from_notebook_node(nb, resources=resources)
+    remote = REMOTE.findall(html)
+    if remote:
+        raise RuntimeError(f"{path.name}: the deck would load {len(remote)} remote resource(s)")
+    deck = out / f"{path.stem}.slides.html"
+    deck.write_text(html, encoding="utf-8")
+    return deck
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, default=REPO / "slides")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
+    if local_mathjax() is None:
+        print("note: jupyter-server-mathjax is not installed, so maths shows as TeX source")
+    for path in paths:
+        deck = build(path, args.out)
+        print(f"{path.name} -> {deck} ({deck.stat().st_size / 1e3:.0f} kB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
