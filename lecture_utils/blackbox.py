@@ -102,14 +102,16 @@ def check_episode(
         raise ValueError("support_y must be non-empty labels in 0..N-1.")
     got, side = support_x.shape[2:].numel(), round((item_numel or 0) ** 0.5)
     if item_numel is not None and got != item_numel:
+        built = f"{side}x{side} px images" if side * side == item_numel else "features"
         raise ValueError(
-            f"The model was built for items of {item_numel} numbers ({side}x{side} px images), "
-            f"but the episode's items are {tuple(support_x.shape[2:])} ({got} numbers). Build "
-            "the model for this image size (build_model(..., image_size=S)) or resize the images."
+            f"The model was built for items of {item_numel} numbers ({built}), but the episode's "
+            f"items are {tuple(support_x.shape[2:])} ({got} numbers). Build the model for this "
+            "image size (build_model(..., image_size=S)) or resize the images."
         )
-    n_way, seen = int(support_y.max()) + 1, F.one_hot(support_y, int(support_y.max()) + 1)
-    if all_labels and not seen.amax(dim=1).all():
-        missing = (seen.amax(dim=1) == 0).nonzero()[0].tolist()  # [task, label]
+    n_way = int(support_y.max()) + 1
+    seen = torch.zeros(len(support_y), n_way if all_labels else 0, device=support_y.device)
+    if all_labels and (seen.scatter_(1, support_y, 1.0) == 0).any():
+        missing = (seen == 0).nonzero()[0].tolist()  # [task, label]
         raise ValueError(
             f"support_y must use every label 0..N-1 without gaps (N = largest label + 1 = {n_way})"
             f"; task {missing[0]} has no label {missing[1]}. Relabel the classes 0..N-1."

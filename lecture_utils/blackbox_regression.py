@@ -25,11 +25,13 @@ the network's weights after those steps.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import runtime
 from .blackbox import AttentionBlock, mlp
 
 FAMILIES = ("neural_process", "attention", "lstm")
@@ -288,19 +290,32 @@ class FineTuned(nn.Module):
         super().__init__()
         self.net, self.steps, self.lr = net, steps, lr
 
-    def adapt(self, support_x: torch.Tensor, support_y: torch.Tensor) -> list[torch.Tensor]:
-        """The per-task weights after ``steps`` Adam steps on D_train."""
+    def adapt(
+        self,
+        support_x: torch.Tensor,
+        support_y: torch.Tensor,
+        callback: Callable[[int, list[torch.Tensor]], None] | None = None,
+        progress: str | bool = False,
+    ) -> list[torch.Tensor]:
+        """The per-task weights after ``steps`` Adam steps on D_train.
+
+        ``callback(step, weights)`` runs after every step (e.g. to score the queries on the way);
+        ``progress`` names a progress bar (off by default: the widget adapts one task at a time).
+        """
         weights = self.net.task_weights(support_x.shape[0])
         if self.steps == 0:
             return weights
         optimizer = torch.optim.Adam(weights, lr=self.lr)
+        desc = progress if isinstance(progress, str) else "fine-tuning"
         with torch.enable_grad():
-            for _ in range(self.steps):
+            for step in runtime.progress(range(self.steps), desc=desc, disable=not progress):
                 optimizer.zero_grad()
                 pred = self.net.apply(support_x, weights)
                 loss = (pred - support_y).pow(2).mean(dim=(1, 2)).sum()
                 loss.backward()
                 optimizer.step()
+                if callback is not None:
+                    callback(step + 1, weights)
         return weights
 
     def forward(self, support_x, support_y, query_x):

@@ -9,7 +9,7 @@ Everything works on :meth:`convnet.Classifier.layers` (``block1 .. blockN, head`
   (:func:`unfreeze_schedule`, :func:`gradual_unfreezing`);
 - per-layer learning rates: :func:`layer_learning_rates`, :func:`discriminative_param_groups`;
 - data: shifts (:func:`invert`, :func:`blur`, :func:`permute_labels`), :func:`kfold_indices`;
-- a pretrained classifier trained once and cached (:func:`pretrained_classifier`);
+- pretraining (:func:`pretrain`), trained once and cached (:func:`pretrained_classifier`);
 - one fine-tuning run of a :class:`Recipe` (:func:`fine_tune`), budgets in optimiser steps.
 """
 
@@ -239,6 +239,20 @@ def new_classifier(num_classes: int, channels: int = 32, seed: int = 0) -> convn
         return convnet.Classifier(convnet.ConvTrunk(channels), num_classes)
 
 
+def pretrain(
+    model: nn.Module, data: LabelledImages, *, steps: int, lr: float = 3e-3,
+    batch_size: int = 64, max_shift: int = 2, seed: int = 0,
+    device: torch.device | str | None = None, progress: str | bool = True,
+) -> training.TrainLog:  # fmt: skip
+    """Supervised pretraining: Adam decayed from ``lr`` to 0 on a cosine, every image moved by
+    a random shift of up to ``max_shift`` pixels (:func:`transforms.random_shift`)."""
+    augment = transforms.shifts(max_shift) if max_shift else None
+    return training.train(
+        model, data, steps=steps, lr=lr, batch_size=batch_size, schedule="cosine",
+        augment=augment, seed=seed, device=device, progress=progress,
+    )  # fmt: skip
+
+
 def pretrained_classifier(
     data: LabelledImages,
     *,
@@ -263,10 +277,9 @@ def pretrained_classifier(
     model = new_classifier(data.num_classes, channels, seed)
 
     def fit() -> None:
-        augment = transforms.shifts(max_shift) if max_shift else None
-        training.train(
-            model, data, steps=steps, lr=lr, batch_size=batch_size, schedule="cosine",
-            augment=augment, seed=seed, device=device, progress=progress,
+        pretrain(
+            model, data, steps=steps, lr=lr, batch_size=batch_size, max_shift=max_shift,
+            seed=seed, device=device, progress=progress,
         )  # fmt: skip
 
     if cache is None:

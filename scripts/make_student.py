@@ -46,10 +46,10 @@ class ClearSolutions(Preprocessor):
             return cell, resources
         if cell.cell_type != "code" or EXERCISE not in cell.metadata.get("tags", []):
             raise ValueError(f"cell {index + 1} has solution markers but no '{EXERCISE}' tag")
-        cell.source = self.strip(cell.source, index)
+        cell.source = self.stub_out(cell.source, index)
         return cell, resources
 
-    def strip(self, source: str, index: int = 0) -> str:
+    def stub_out(self, source: str, index: int = 0) -> str:
         """``source`` with each solution block replaced by the stub."""
         out: list[str] = []
         block: list[str] | None = None

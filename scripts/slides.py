@@ -8,8 +8,8 @@ outputs (nothing is executed) with the slide metadata of ``scripts/slide_metadat
 is loaded from a CDN: reveal.js comes from the vendored copy in ``slides/vendor/reveal.js``
 (copied next to the decks when they go elsewhere), require.js, jQuery and Mermaid are left
 out, widgets show a note (they need a kernel: present with RISE for those), and cells tagged
-``hide-input`` show only their output. Maths is typeset by a local MathJax 2 when the
-``jupyter-server-mathjax`` package is installed; otherwise it shows as TeX source.
+``hide-input`` show only their output. Maths is typeset by the local MathJax 2 of the
+``jupyter-server-mathjax`` package (a dependency; without it maths shows as TeX source).
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mathjax -%}
-{%- if resources.local_mathjax -%}{{ mathjax(resources.local_mathjax) }}{%- endif -%}
+{%- if resources.local_mathjax -%}
+<script type="text/x-mathjax-config">
+MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], webFont: "STIX-Web", imageFont: null}});
+</script>
+{{ mathjax(resources.local_mathjax) }}
+{%- endif -%}
 {%- endblock html_head_js_mathjax -%}
 {% block footer_js %}
 <script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
@@ -117,7 +122,7 @@ def copy_assets(out: Path, mathjax: Path | None) -> None:
         shutil.copytree(VENDOR / "reveal.js", out / REVEAL, dirs_exist_ok=True)
     if mathjax is not None and not (out / MATHJAX / "MathJax.js").is_file():
         shutil.copytree(
-            mathjax, out / MATHJAX, ignore=shutil.ignore_patterns("localization", "a11y")
+            mathjax, out / MATHJAX, ignore=shutil.ignore_patterns("localization", "a11y", "SVG")
         )
 
 

@@ -118,11 +118,12 @@ def test_hypernetwork_makes_one_head_per_task() -> None:
     weight, bias = model.head(sx, sy, N)
     assert tuple(weight.shape) == (3, 5, 64) and tuple(bias.shape) == (3, 5)
     assert not torch.allclose(weight[0], weight[1])  # different tasks, different heads
-    # Each task is classified by its own head: changing task 0's support set changes task 0's
-    # logits and leaves tasks 1 and 2 exactly as they were.
+    # Each task is classified by its own head: changing task 0's support set (4x brighter, so
+    # any statistic pooled over tasks would move) changes task 0's logits and leaves tasks 1
+    # and 2 exactly as they were.
     before = model(sx, sy, qx)
     changed = sx.clone()
-    changed[0] = torch.rand_like(changed[0])
+    changed[0] *= 4
     after = model(changed, sy, qx)
     assert not torch.allclose(before[0], after[0], atol=1e-4)
     torch.testing.assert_close(before[1:], after[1:])

@@ -290,7 +290,7 @@ class Finding:
             self.rule,
             f"{self.arm}: {interval_cell(self.scores)} %",
             f"{self.alternative}: {interval_cell(self.alternative_scores)} %",
-            f"{d.format(scale=100)} pp",
+            f"{100 * d.mean:+.1f} ± {100 * d.half_width:.1f} pp",
             self.verdict,
         ]
 

@@ -1,0 +1,76 @@
+"""lecture_utils.evaluation: per-task accuracy with a t 95% interval, devices, order checks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from scipy import stats as scipy_stats
+
+from lecture_utils import blackbox, evaluation
+from lecture_utils.episodes import Episode, EpisodeSampler
+
+S = 16
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    prototypes = (torch.rand(12, 1, S, S, generator=gen) > 0.5).float()
+    return (prototypes + 0.3 * torch.rand(12, 20, S, S, generator=gen)).clamp(0, 1)
+
+
+def sampler(images: torch.Tensor, **kwargs) -> EpisodeSampler:
+    kwargs = {"n_way": 3, "k_shot": 1, "n_query": 2, "batch_size": 4, **kwargs}
+    return EpisodeSampler(images, range(12), **kwargs)
+
+
+def test_task_accuracy_is_a_t_interval_over_tasks() -> None:
+    per_task = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.5])
+    acc = evaluation.TaskAccuracy.from_scores(per_task)
+    sd = math.sqrt(sum((v - 0.7) ** 2 for v in per_task.tolist()) / 4)  # sample std
+    t = scipy_stats.t.ppf(0.975, df=4)
+    assert acc.mean == pytest.approx(0.7) and acc.n_tasks == 5
+    assert acc.ci95 == pytest.approx(t * sd / math.sqrt(5))
+    assert str(acc).startswith("70.0% ± ") and "(5 tasks)" in str(acc)
+
+
+def test_task_accuracy_needs_two_tasks() -> None:
+    with pytest.raises(ValueError, match="at least 2 tasks"):
+        evaluation.TaskAccuracy.from_scores([1.0])
+
+
+def test_evaluate_counts_tasks_and_scores_a_perfect_model(images: torch.Tensor) -> None:
+    perfect = blackbox.NearestClassMean(torch.nn.Flatten(), S * S)
+    clean = images[:, :1].expand(-1, 20, -1, -1).contiguous()  # all drawers identical
+    acc = evaluation.evaluate(perfect, sampler(clean, batch_size=7), n_tasks=30)
+    assert acc.n_tasks == 30 and acc.mean == 1.0 and acc.ci95 == 0.0
+
+
+def test_evaluate_a_fixed_list_and_restore_the_mode(images: torch.Tensor) -> None:
+    eps = evaluation.fixed_episodes(sampler(images, batch_size=4), 10)
+    assert len(eps) == 3  # ceil(10 / 4) meta-batches
+    model = blackbox.build_model("hypernet", "pixels", image_size=S).train()
+    acc = evaluation.evaluate(model, eps, n_tasks=10)
+    assert acc.n_tasks == 10 and model.training
+    with pytest.raises(ValueError, match="at least 2"):
+        evaluation.evaluate(model, eps, n_tasks=1)
+
+
+def test_evaluate_moves_episodes_to_the_model(images: torch.Tensor, monkeypatch) -> None:
+    moved: list[str] = []
+    original = Episode.to
+    monkeypatch.setattr(Episode, "to", lambda self, d: moved.append(str(d)) or original(self, d))
+    model = blackbox.build_model("hypernet", "pixels", image_size=S)
+    evaluation.evaluate(model, sampler(images), n_tasks=8)
+    assert moved and set(moved) == {"cpu"}
+    assert evaluation.episode_device(torch.nn.Flatten()).type == "cpu"  # stateless model
+
+
+def test_prediction_change_rate_tells_sets_from_sequences(images: torch.Tensor) -> None:
+    eps = [sampler(images, n_query=2).sample()]
+    ff = blackbox.build_model("feedforward", "pixels", n_way=3, image_size=S)
+    lstm = blackbox.build_model("lstm", "pixels", n_way=3, image_size=S)
+    assert evaluation.prediction_change_rate(ff, eps)[1] < 1e-4
+    assert evaluation.prediction_change_rate(lstm, eps)[1] > 1e-4

@@ -1,0 +1,300 @@
+"""Fine-tuning tools (lecture_utils.finetuning) and notebook 02's runners and verdicts."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+from lecture_utils import finetuning as ft
+from lecture_utils import runtime, stats, store, training
+from lecture_utils.experiments import fine_tuning_rules as fr
+from lecture_utils.labelled import LabelledImages
+
+
+def tiny_model(classes: int = 3, seed: int = 0) -> torch.nn.Module:
+    return ft.new_classifier(classes, channels=4, seed=seed)
+
+
+def tiny_data(classes: int = 3, per_class: int = 5, size: int = 16, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(classes * per_class, 1, size, size, generator=gen)
+    y = torch.arange(classes).repeat_interleave(per_class)
+    return LabelledImages(x, y, classes)
+
+
+def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer (BatchNorm running statistics included)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def changed(before: dict, model: torch.nn.Module, prefix: str) -> bool:
+    now = model.state_dict()
+    keys = [k for k in before if k.startswith(prefix) and before[k].is_floating_point()]
+    assert keys, prefix
+    return any(not torch.equal(before[k], now[k].cpu()) for k in keys)
+
+
+def one_step(model: torch.nn.Module, data: LabelledImages) -> None:
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss = torch.nn.functional.cross_entropy(model(data.x), data.y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+# ---- freezing, BatchNorm, unfreezing, per-layer rates ---------------------------------------
+
+
+def test_frozen_parameters_do_not_change_after_a_step() -> None:
+    model, data = tiny_model(), tiny_data()
+    ft.set_trainable(model, [3, 4])
+    before = [p.detach().clone() for p in model.parameters()]
+    one_step(model, data)
+    for (name, p), old in zip(model.named_parameters(), before, strict=True):
+        frozen = name.startswith(("trunk.blocks.0", "trunk.blocks.1", "trunk.blocks.2"))
+        assert torch.equal(p, old) == frozen, name
+    assert ft.trainable_layers(model) == [3, 4]
+    with pytest.raises(ValueError, match="out of range"):
+        ft.set_trainable(model, [5])
+
+
+def test_frozen_layers_keep_batchnorm_statistics() -> None:
+    model, data = tiny_model(), tiny_data()
+    ft.set_trainable(model, [1])
+    model.train()
+    bn0, bn1 = model.trunk.blocks[0][1], model.trunk.blocks[1][1]
+    mean0, mean1 = bn0.running_mean.clone(), bn1.running_mean.clone()
+    model(data.x)
+    assert torch.equal(bn0.running_mean, mean0)  # frozen block: statistics fixed
+    assert not torch.equal(bn1.running_mean, mean1)  # trainable block: statistics update
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected"),
+    [
+        ("top_down", [[4], [4], [3, 4], [3, 4], [2, 3, 4], [2, 3, 4], [1, 2, 3, 4]]),
+        ("bottom_up", [[4], [4], [0, 4], [0, 4], [0, 1, 4], [0, 1, 4], [0, 1, 2, 4]]),
+    ],
+)
+def test_unfreeze_schedule_in_steps(direction: str, expected: list[list[int]]) -> None:
+    assert ft.unfreeze_schedule(5, direction, every=2, steps=7) == expected
+
+
+def test_gradual_unfreezing_is_an_on_step_hook() -> None:
+    model = tiny_model()
+    hook = ft.gradual_unfreezing(model, "top_down", every=2, steps=9)
+    seen = []
+    for step in range(9):
+        hook(step, model)
+        seen.append(ft.trainable_layers(model))
+    assert seen[0] == [4] and seen[1] == [4] and seen[2] == [3, 4] and seen[8] == [0, 1, 2, 3, 4]
+
+
+def test_param_groups_get_the_learning_rates_asked_for() -> None:
+    model = tiny_model()
+    groups = ft.discriminative_param_groups(model, top_lr=0.01, factor=2.6)
+    assert [g["lr"] for g in groups] == pytest.approx([0.01 / 2.6**k for k in (4, 3, 2, 1, 0)])
+    assert [g["name"] for g in groups] == list(fr.LAYER_NAMES)
+    for group, layer in zip(groups, model.layers(), strict=True):
+        assert {id(p) for p in group["params"]} == {id(p) for p in layer.parameters()}
+    assert {g["lr"] for g in ft.discriminative_param_groups(model, 0.01, 1.0)} == {0.01}
+
+
+# ---- data: shifts and folds -----------------------------------------------------------------
+
+
+def test_kfold_folds_are_disjoint_and_cover_the_data() -> None:
+    data = tiny_data(classes=4, per_class=5)
+    folds = ft.kfold_indices(data, k=5)
+    held = torch.cat([val for _, val in folds])
+    assert sorted(held.tolist()) == list(range(len(data)))
+    for train, val in folds:
+        assert not set(train.tolist()) & set(val.tolist())
+        assert torch.bincount(data.y[val], minlength=4).tolist() == [1, 1, 1, 1]
+
+
+def test_shifts_do_what_they_say() -> None:
+    x = torch.zeros(1, 1, 9, 9)
+    x[0, 0, 4, 4] = 1.0
+    assert torch.equal(ft.invert(x), 1 - x)
+    blurred = ft.blur(x, sigma=1.0)
+    assert blurred.sum().item() == pytest.approx(1.0, abs=1e-5)  # mass preserved
+    assert blurred[0, 0, 4, 4] < 1.0 and blurred[0, 0, 4, 5] > 0  # spread to neighbours
+    perm = ft.derangement(6, seed=3)
+    assert sorted(perm.tolist()) == list(range(6)) and all(perm[i] != i for i in range(6))
+    data = tiny_data()
+    permuted = ft.permute_labels(data, ft.derangement(3, seed=0))
+    assert torch.equal(permuted.x, data.x) and (permuted.y != data.y).all()
+
+
+# ---- pretraining and the cache --------------------------------------------------------------
+
+
+def test_pretraining_decays_the_rate_on_a_cosine() -> None:
+    log = ft.pretrain(tiny_model(), tiny_data(), steps=20, lr=0.01, batch_size=5,
+                      device="cpu", progress=False)  # fmt: skip
+    assert log.lr[0] == pytest.approx(0.01)
+    assert log.lr[10] == pytest.approx(0.005, rel=1e-6)  # half-way down the cosine
+    assert all(a > b for a, b in zip(log.lr, log.lr[1:], strict=False))
+    assert log.lr[-1] < 0.001
+
+
+def test_pretrained_classifier_is_cached_under_a_key_of_its_settings(tmp_path) -> None:
+    data = tiny_data(classes=3, per_class=4, size=16)
+    kw = {"steps": 2, "channels": 4, "batch_size": 6, "cache_root": tmp_path, "progress": False,
+          "device": "cpu"}  # fmt: skip
+    first, loaded = ft.pretrained_classifier(data, characters=[1, 2, 3], **kw)
+    again, loaded_again = ft.pretrained_classifier(data, characters=[1, 2, 3], **kw)
+    assert (loaded, loaded_again) == (False, True)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                 again.state_dict().values(), strict=True))  # fmt: skip
+    _, other_chars = ft.pretrained_classifier(data, characters=[1, 2, 4], **kw)
+    _, other_seed = ft.pretrained_classifier(data, characters=[1, 2, 3], seed=1, **kw)
+    assert not other_chars and not other_seed
+    files = sorted((tmp_path / "cache" / "pretrained").glob("*.pt"))
+    assert len(files) == 3
+    files[0].write_bytes(b"damaged")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for chars, seed in (([1, 2, 3], 0), ([1, 2, 4], 0), ([1, 2, 3], 1)):
+            ft.pretrained_classifier(data, characters=chars, seed=seed, **kw)
+    assert any(issubclass(w.category, store.CacheWarning) for w in caught)
+
+
+# ---- fine_tune ------------------------------------------------------------------------------
+
+
+def test_fine_tune_freezing_leaves_frozen_blocks_and_their_batchnorm_alone() -> None:
+    model, data = tiny_model(), tiny_data()
+    before = snapshot(model)
+    ft.fine_tune(model, data, ft.Recipe(lr=0.05, steps=5, batch_size=5, trainable=(0, 4)),
+                 evaluate=[data], device="cpu")  # fmt: skip
+    for frozen in ("trunk.blocks.1.", "trunk.blocks.2.", "trunk.blocks.3."):
+        assert not changed(before, model, frozen), frozen  # weights AND running statistics
+    assert changed(before, model, "trunk.blocks.0.1.running_mean")  # trainable: BN updates
+    assert changed(before, model, "trunk.blocks.0.0.") and changed(before, model, "head.")
+
+
+def test_fine_tune_frozen_prefix_shortcut_matches_plain_training() -> None:
+    data = tiny_data()
+    fast, plain = tiny_model(), tiny_model()
+    recipe = ft.Recipe(lr=0.05, steps=4, batch_size=5, trainable=(3, 4))
+    ft.fine_tune(fast, data, recipe, seed=2, device="cpu")
+    ft.set_trainable(plain, (3, 4))
+    training.train(plain, data, steps=4, batch_size=5, seed=2, device="cpu", progress=False,
+                   param_groups=ft.discriminative_param_groups(plain, 0.05, 1.0))  # fmt: skip
+    for (name, a), b in zip(fast.state_dict().items(), plain.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_gradual_unfreezing_and_lp_ft_train_the_layers_they_say(monkeypatch) -> None:
+    model, data = tiny_model(), tiny_data()
+    before = snapshot(model)
+    recipe = ft.Recipe(lr=0.05, steps=4, batch_size=5, schedule="bottom_up", unfreeze_every=10)
+    ft.fine_tune(model, data, recipe, device="cpu")  # never reaches the first unfreezing
+    assert not changed(before, model, "trunk.") and changed(before, model, "head.")
+    seen = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda m, *a, **k: (
+        seen.append(ft.trainable_layers(model)), real_train(m, *a, **k))[1])  # fmt: skip
+    model = tiny_model()
+    ft.fine_tune(model, data, ft.Recipe(steps=4, lp_steps=2, batch_size=5), device="cpu")
+    assert seen == [[4], [0, 1, 2, 3, 4]]  # LP (head alone), then FT (everything)
+
+
+def test_fine_tune_is_reproducible_and_records_a_curve() -> None:
+    data = tiny_data()
+    runs = []
+    for _ in range(2):
+        model = tiny_model()
+        result = ft.fine_tune(model, data, ft.Recipe(lr=0.05, steps=6, batch_size=5),
+                              evaluate=[data], curve_every=2, seed=4, device="cpu",
+                              monitor=lambda: 0.5)  # fmt: skip
+        runs.append((result, snapshot(model)))
+    (a, sa), (b, sb) = runs
+    assert a.scores == b.scores and a.curve == b.curve
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert a.curve_steps == [0, 2, 4, 6] and a.monitor_curve == [0.5] * 4
+
+
+def test_fine_tune_device(monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(runtime, "get_device", lambda: calls.append(1) or torch.device("cpu"))
+    model, data = tiny_model(), tiny_data()
+    ft.fine_tune(model, data, ft.Recipe(steps=1, batch_size=5), device="cpu")
+    assert not calls and next(model.parameters()).device.type == "cpu"
+    ft.fine_tune(model, data, ft.Recipe(steps=1, batch_size=5))
+    assert calls
+
+
+# ---- notebook 02: targets, runners, verdicts ------------------------------------------------
+
+
+def coded_images(chars: int = 4, drawers: int = 20, size: int = 16) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    return torch.rand(chars, drawers, size, size, generator=gen)
+
+
+def test_target_split_keeps_fresh_drawers_apart() -> None:
+    target = fr.target_split(coded_images(), [0, 2, 3], "t", shots=5, test_per_class=10)
+    assert (len(target.train), len(target.test), len(target.fresh)) == (15, 30, 15)
+    seen = torch.cat([target.train.x, target.test.x, target.fresh.x]).flatten(1)
+    assert len(torch.unique(seen, dim=0)) == 60  # every drawing in exactly one part
+    shifted = fr.shift_target(target, "permute", seed=1)
+    assert torch.equal(shifted.train.x, target.train.x) and "permute" in shifted.name
+
+
+def small_target(seed: int) -> fr.Target:
+    return fr.target_split(coded_images(), [0, 1, 2], "t", shots=4, test_per_class=6, seed=seed)
+
+
+def test_runners_are_reproducible_and_arms_are_paired() -> None:
+    state = tiny_model(classes=4).state_dict()
+    targets = {s: small_target(s) for s in (0, 1)}
+    recipe = ft.Recipe(lr=0.05, steps=3, batch_size=4)
+    arms = {"a": fr.arm(state, targets, recipe, device="cpu"),
+            "b": fr.arm(state, targets, ft.Recipe(lr=0.01, steps=3, batch_size=4), device="cpu")}
+    first = fr.run_arms(arms, [0, 1], "x", progress=False)
+    again = fr.run_arms(arms, [0, 1], "x", progress=False)
+    assert first == again and len(first["a"]) == 2
+    picked = fr.hyperparameter_selection(state, targets[0], {"r": recipe}, k=2, device="cpu")
+    assert picked["test set"]["config"] == picked["k-fold CV"]["config"] == "r"
+    assert picked == fr.hyperparameter_selection(state, targets[0], {"r": recipe}, k=2,
+                                                 device="cpu")  # fmt: skip
+
+
+def test_keeping_the_head_reuses_the_pretraining_rows() -> None:
+    model = tiny_model(classes=5)
+    target = fr.Target("t", tiny_data(), tiny_data(), head_rows=[4, 0, 2])
+    kept = fr.prepare_model(model.state_dict(), target, reinit_head=False, seed=0)
+    assert torch.equal(kept.head.weight, model.head.weight[[4, 0, 2]])
+    fresh = fr.prepare_model(model.state_dict(), target, reinit_head=True, seed=0)
+    assert fresh.head.out_features == 3 and not torch.equal(fresh.head.weight, kept.head.weight)
+
+
+def test_findings_print_verdicts_from_paired_intervals() -> None:
+    better = fr.Finding("rule", "a", [0.60, 0.70, 0.65], "b", [0.50, 0.61, 0.54])
+    assert better.verdict == "holds"
+    assert better.difference == stats.paired_difference([0.6, 0.7, 0.65], [0.5, 0.61, 0.54])
+    worse = fr.Finding("rule", "a", [0.40, 0.50, 0.45], "b", [0.50, 0.61, 0.54])
+    noisy = fr.Finding("rule", "a", [0.60, 0.40, 0.50], "b", [0.50, 0.50, 0.50])
+    assert (worse.verdict, noisy.verdict) == ("contradicted", "inconclusive")
+    table = fr.verdict_table([better, worse, noisy])
+    assert "**holds**" in table and "**contradicted**" in table and "t 95%" in table
+    assert "+10.0 ± " in str(better)
+
+
+def test_sweep_table_and_figures_say_which_interval() -> None:
+    sweeps = {"one": {1e-3: [0.2, 0.3], 1e-2: [0.5, 0.6]}, "two": {1e-3: [0.1, 0.1]}}
+    table = fr.sweep_table(sweeps)
+    assert "t 95%" in table and "55.0 ± 63.5" in table and "n/a" in table
+    fig = fr.plot_sweep(sweeps, "title", mark=3e-3)
+    assert "t 95%" in fig.axes[0].get_title()
+    selection = {h: {"reported": [0.5, 0.6], "fresh": [0.4, 0.5]} for h in ("test set", "CV")}
+    assert "t 95%" in fr.plot_selection(selection, 5).axes[0].get_title()
