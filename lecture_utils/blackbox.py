@@ -361,13 +361,9 @@ class HyperNetwork(BlackBoxModel):
     phi_description = "full weight matrix W [N, D] and bias b [N] of the classifier head"
 
     def __init__(
-        self,
-        encoder: nn.Module,
-        feature_dim: int,
-        head_dim: int = 64,
-        hidden: int = 256,
+        self, encoder: nn.Module, feature_dim: int, head_dim: int = 64, hidden: int = 256,
         prototype_shortcut: bool = True,
-    ) -> None:
+    ) -> None:  # fmt: skip
         super().__init__(encoder, feature_dim, None)
         _check_widths(head_dim=head_dim, hidden=hidden)
         self.head_dim = head_dim

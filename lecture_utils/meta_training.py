@@ -14,9 +14,10 @@ Evaluation lives in :mod:`lecture_utils.evaluation`, feature banks in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,16 +36,22 @@ from .labelled import LabelledImages
 
 @dataclass
 class MetaHistory:
-    """What :func:`meta_train` records: loss, accuracy and learning rate per step, and the
-    meta-validation accuracy every ``eval_every`` steps (``val_steps``, ``val_accuracy``)."""
+    """What :func:`meta_train` records: the loop's :class:`~training.TrainLog` (loss and
+    learning rate per step, meta-validation accuracy every ``eval_every`` steps) and the
+    training accuracy per step."""
 
     name: str = ""
-    steps: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
+    log: training.TrainLog = field(default_factory=training.TrainLog)
     train_accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    val_steps: list[int] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
+
+    @property
+    def steps(self) -> list[int]:
+        return list(range(1, len(self.log.loss) + 1))
+
+    train_loss = property(lambda self: self.log.loss, doc="Query loss per step.")
+    lr = property(lambda self: self.log.lr, doc="Learning rate per step.")
+    val_steps = property(lambda self: self.log.eval_steps, doc="Steps when validation ran.")
+    val_accuracy = property(lambda self: self.log.eval_values, doc="Meta-validation accuracy.")
 
     @property
     def best_val(self) -> float:
@@ -52,10 +59,10 @@ class MetaHistory:
 
     def steps_to(self, accuracy: float) -> int | None:
         """The first validation step at which accuracy reached ``accuracy`` (or None)."""
-        for step, acc in zip(self.val_steps, self.val_accuracy, strict=True):
-            if acc >= accuracy:
-                return step
-        return None
+        return next(
+            (s for s, a in zip(self.val_steps, self.val_accuracy, strict=True) if a >= accuracy),
+            None,
+        )
 
 
 def query_loss(model: nn.Module, ep: Episode) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,7 +88,6 @@ def meta_train(
     name: str = "",
     seed: int = 0,
     device: torch.device | str | None = None,
-    on_eval: Callable[[int, MetaHistory], None] | None = None,
 ) -> MetaHistory:
     """Meta-train ``model`` with Adam on query cross-entropy for ``steps`` meta-batches.
 
@@ -104,35 +110,20 @@ def meta_train(
     def loss_at(step: int) -> torch.Tensor:
         ep = train.sample().to(device)
         loss, logits = query_loss(model, ep)
-        history.steps.append(step + 1)
-        history.train_loss.append(loss.item())
         history.train_accuracy.append((logits.argmax(-1) == ep.query_y).float().mean().item())
         return loss
 
     def validate(m: nn.Module) -> float:
-        score = evaluate(m, val, n_tasks=val_tasks).mean
-        history.val_steps.append(len(history.steps))
-        history.val_accuracy.append(score)
-        if on_eval is not None:
-            on_eval(len(history.steps), history)
-        return score
+        return evaluate(m, val, n_tasks=val_tasks).mean
 
+    desc = progress if isinstance(progress, str) else name or "meta-training"
+    loop = dict(schedule=schedule, warmup=warmup, clip_grad=clip_grad, eval_every=eval_every)
     with training.seeded_init(seed):
-        log = training.optimise(
-            model,
-            loss_at,
-            steps=steps,
-            optimizer=optimizer,
-            schedule=schedule,
-            warmup=warmup,
-            clip_grad=clip_grad,
-            progress=progress
-            if isinstance(progress, str) or not progress
-            else name or "meta-training",
-            eval_every=eval_every,
+        history.log = training.optimise(
+            model, loss_at, steps=steps, optimizer=optimizer, **loop,
+            progress=desc if progress is not False else False,
             evaluate=validate if val is not None else None,
-        )
-    history.lr = log.lr
+        )  # fmt: skip
     return history
 
 
@@ -175,41 +166,51 @@ def pretraining_data(
     return LabelledImages(x, y, len(pool))
 
 
+@dataclass(frozen=True)
+class PretrainSettings:
+    """Everything that decides a pretrained encoder besides its characters and image size.
+
+    ``steps`` Adam steps of ``batch_size`` images on a one-cycle schedule peaking at ``lr``;
+    ``rotations`` adds quarter turns as classes; ``augment`` is the :func:`transforms.affine`
+    strength (0: none); ``seed`` fixes the initialisation and the batches.
+    """
+
+    steps: int
+    channels: int = 32
+    rotations: bool = True
+    augment: float = 0.5
+    lr: float = 3e-3
+    batch_size: int = 128
+    seed: int = 0
+
+
 def pretrain_encoder(
     images: torch.Tensor,
     characters: Sequence[int],
+    settings: PretrainSettings,
     *,
-    steps: int,
-    channels: int = 32,
-    rotations: bool = True,
-    augment: float = 0.5,
-    lr: float = 3e-3,
-    batch_size: int = 128,
-    seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool | str = "pretraining encoder",
 ) -> tuple[ConvTrunk, training.TrainLog]:
     """A ConvTrunk trained by plain classification of ``characters`` (all their drawers).
 
-    ``rotations`` adds each character's quarter turns as extra classes; ``augment`` > 0 applies
-    :func:`transforms.affine` of that strength to every batch. One call to
-    :func:`training.train`: Adam, one-cycle schedule peaking at ``lr``, ``steps`` steps (use
-    :func:`training.steps_for_epochs` to think in epochs). Returns the frozen trunk (eval mode)
-    and the training log.
+    One call to :func:`training.train` (use :func:`training.steps_for_epochs` to think in
+    epochs). Returns the frozen trunk (eval mode) and the training log.
     """
-    data = pretraining_data(images, characters, rotations)
-    with training.seeded_init(seed):
-        trunk = ConvTrunk(channels=channels)
+    s = settings
+    data = pretraining_data(images, characters, s.rotations)
+    with training.seeded_init(s.seed):
+        trunk = ConvTrunk(channels=s.channels)
         model = Classifier(trunk, data.num_classes)
     log = training.train(
         model,
         data,
-        steps=steps,
-        lr=lr,
-        batch_size=batch_size,
+        steps=s.steps,
+        lr=s.lr,
+        batch_size=s.batch_size,
         schedule="one_cycle",
-        augment=transforms.affine(augment) if augment > 0 else None,
-        seed=seed,
+        augment=transforms.affine(s.augment) if s.augment > 0 else None,
+        seed=s.seed,
         device=device,
         progress=progress,
     )
@@ -224,71 +225,49 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-def characters_digest(characters: Sequence[int]) -> str:
-    """A short hash of the exact, ordered list of character indices."""
-    text = ",".join(str(int(c)) for c in characters)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def pretraining_settings(
-    images: torch.Tensor, characters: Sequence[int], **settings: object
+def pretraining_key(
+    images: torch.Tensor, characters: Sequence[int], settings: PretrainSettings
 ) -> dict[str, object]:
-    """Everything that decides a pretrained encoder: the cache key and the checkpoint's meta."""
+    """What the cache key (and the checkpoint's metadata) covers: a hash of the exact, ordered
+    character list, the image size and every setting (the store adds its code version)."""
+    text = ",".join(str(int(c)) for c in characters)
     return {
         "kind": "blackbox_encoder",
-        "characters": characters_digest(characters),
+        "characters": hashlib.sha256(text.encode()).hexdigest()[:16],
         "n_characters": len(characters),
         "image_size": int(images.shape[-1]),
-        **settings,
+        **asdict(settings),
     }
 
 
 def pretrained_encoder(
     images: torch.Tensor,
     characters: Sequence[int],
-    *,
-    steps: int,
-    channels: int = 32,
-    rotations: bool = True,
-    augment: float = 0.5,
-    lr: float = 3e-3,
-    batch_size: int = 128,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    progress: bool | str = "pretraining encoder",
+    settings: PretrainSettings,
     cache: bool = True,
+    **train_options: Any,
 ) -> tuple[ConvTrunk, Pretrained]:
     """:func:`pretrain_encoder`, cached in ``store.cache_dir("blackbox")``.
 
-    The key covers a hash of the exact pretraining character list, the seed, the step budget,
-    the image size, every setting and the store's code version: a different split (say, a new
-    ``SEED``) never reuses an encoder that saw today's meta-test characters. A damaged entry is
-    retrained with a warning (:func:`store.cached_module`).
+    The key (:func:`pretraining_key`) covers the exact pretraining characters: a different split
+    (say, a new ``SEED``) never reuses an encoder that saw today's meta-test characters. A
+    damaged entry is retrained with a warning (:func:`store.cached_module`). ``train_options``
+    (``device``, ``progress``) go to :func:`pretrain_encoder`; the trunk ends on ``device``.
     """
-    settings = dict(
-        steps=steps,
-        channels=channels,
-        rotations=rotations,
-        augment=augment,
-        lr=lr,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    meta = pretraining_settings(images, characters, **settings)
-    classes = len(characters) * (4 if rotations else 1)
-    info = Pretrained(classes=classes, steps=steps)
+    device = runtime.resolve_device(train_options.get("device"))
+    meta = pretraining_key(images, characters, settings)
+    classes = len(characters) * (4 if settings.rotations else 1)
+    info = Pretrained(classes=classes, steps=settings.steps)
 
     def fit(trunk: ConvTrunk) -> None:
-        trained, info.log = pretrain_encoder(
-            images, characters, device=device, progress=progress, **settings
-        )
+        trained, info.log = pretrain_encoder(images, characters, settings, **train_options)
         trunk.load_state_dict(trained.state_dict())
 
-    with training.seeded_init(seed):
-        trunk = ConvTrunk(channels=channels)
+    with training.seeded_init(settings.seed):
+        trunk = ConvTrunk(channels=settings.channels)
     if not cache:
         fit(trunk)
-        return freeze(trunk).to(runtime.resolve_device(device)), info
+        return freeze(trunk).to(device), info
     info.path = store.cache_dir("blackbox") / f"encoder_{store.cache_key(**meta)}.pt"
     trunk, info.loaded = store.cached_module(trunk, info.path, lambda: fit(trunk), meta=meta)
-    return freeze(trunk).to(runtime.resolve_device(device)), info
+    return freeze(trunk).to(device), info

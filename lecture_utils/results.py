@@ -44,15 +44,15 @@ def interval_cell(values: Sequence[float], scale: float = 100.0, digits: int = 1
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table: the first column left-aligned, the others right-aligned."""
+    """A plain-text table: numeric columns right-aligned, text columns left-aligned."""
     cols = list(zip(header, *rows, strict=True))
     widths = [max(len(str(c)) for c in col) + 2 for col in cols]
+    numeric = [all(str(c)[:1] in "0123456789+-(n" for c in col[1:]) for col in cols]
+    numeric[0] = False
 
     def line(cells: Sequence[str]) -> str:
-        first = f"{cells[0]:<{widths[0]}}"
-        return (
-            first + "".join(f"{c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True))
-        ).rstrip()
+        parts = zip(cells, widths, numeric, strict=True)
+        return "".join(f"{c:>{w}}" if num else f"{c:<{w}}" for c, w, num in parts).rstrip()
 
     head = line(header)
     return "\n".join([head, "-" * len(head), *(line(r) for r in rows)])

@@ -61,6 +61,9 @@ T_RUNTIME = "tests/test_runtime.py::"
 T_BEHAVIOUR = "tests/test_blackbox_behaviour.py::"
 T_ESCAPE = "tests/test_omniglot.py::test_extraction_rejects_paths_escaping_the_target"
 T_SANITIZE = "tests/test_nbval_sanitize.py::"
+T_TRAIN = "tests/test_training.py::"
+T_STATS = "tests/test_stats.py::"
+T_STORE = "tests/test_store.py::"
 LABELS = T_BEHAVIOUR + "test_permuting_the_support_labels_changes_the_prediction"
 
 MUTATIONS: list[Mutation] = [
@@ -228,6 +231,103 @@ MUTATIONS: list[Mutation] = [
         '    if path.is_absolute() or ".." in path.parts:',
         T_ESCAPE + "[drive-slash]",
         T_ESCAPE + "[drive-backslash]",
+    ),
+    # -- the training core (lecture_utils/training.py) ------------------------------------------
+    m(
+        "train-ignores-clip-grad",
+        "lecture_utils/training.py",
+        "            if clip_grad is not None:\n"
+        "                nn.utils.clip_grad_norm_(params, clip_grad)",
+        "            pass",
+        T_TRAIN + "test_clip_grad_limits_the_gradient_norm",
+    ),
+    m(
+        "cosine-schedule-without-decay",
+        "lecture_utils/training.py",
+        "        return 0.5 * (1.0 + math.cos(math.pi * t))",
+        "        return 1.0",
+        T_TRAIN + "test_cosine_schedule_reaches_the_optimiser",
+    ),
+    m(
+        "warmup-ignored",
+        "lecture_utils/training.py",
+        "    if warmup and step < warmup:",
+        "    if False:",
+        T_TRAIN + "test_warmup_starts_small",
+    ),
+    m(
+        "train-uses-the-global-rng",
+        "lecture_utils/training.py",
+        "    generator = torch.Generator().manual_seed(seed)\n    batches",
+        "    generator = torch.default_generator\n    batches",
+        T_TRAIN + "test_same_seed_gives_identical_runs",
+    ),
+    m(
+        "param-groups-ignored",
+        "lecture_utils/training.py",
+        "    groups = param_groups or [p for p in model.parameters() if p.requires_grad]",
+        "    groups = [p for p in model.parameters() if p.requires_grad]",
+        T_TRAIN + "test_param_groups_keep_their_rates",
+    ),
+    m(
+        "train-ignores-the-device",
+        "lecture_utils/training.py",
+        "    device = runtime.resolve_device(device)\n    model.to(device)",
+        "    device = torch.device('cpu')\n    model.to(device)",
+        T_TRAIN + "test_default_device_comes_from_get_device",
+    ),
+    m(
+        "evaluation-skips-the-last-step",
+        "lecture_utils/training.py",
+        "            last = step + 1 == steps",
+        "            last = False",
+        T_TRAIN + "test_hooks_and_evaluation_run_when_asked",
+    ),
+    # -- statistics (lecture_utils/stats.py) -----------------------------------------------------
+    m(
+        "normal-quantile-instead-of-t",
+        "lecture_utils/stats.py",
+        "    return float(_scipy_stats.t.ppf(0.5 + confidence / 2, df=n - 1))",
+        "    return float(_scipy_stats.norm.ppf(0.5 + confidence / 2))",
+        T_STATS + "test_t_quantiles_match_published_tables",
+        T_STATS + "test_t_interval_by_hand",
+    ),
+    m(
+        "population-sd-instead-of-sample-sd",
+        "lecture_utils/stats.py",
+        "    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))",
+        "    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / n)",
+        T_STATS + "test_t_interval_by_hand",
+    ),
+    m(
+        "verdict-from-the-mean-only",
+        "lecture_utils/stats.py",
+        "    if difference.low > margin:",
+        "    if difference.mean > margin:",
+        T_STATS + "test_verdict_follows_the_interval",
+    ),
+    m(
+        "unpaired-difference",
+        "lecture_utils/stats.py",
+        "    return t_interval([x - y for x, y in zip(xs, ys, strict=True)], confidence)",
+        "    a_iv, b_iv = t_interval(xs, confidence), t_interval(ys, confidence)\n"
+        "    return Interval(a_iv.mean - b_iv.mean, a_iv.half_width + b_iv.half_width, len(xs))",
+        T_STATS + "test_paired_difference_uses_the_pairs",
+    ),
+    # -- the store (lecture_utils/store.py) ------------------------------------------------------
+    m(
+        "cache-key-ignores-its-settings",
+        "lecture_utils/store.py",
+        '    text = canonical_json({"code_version": CODE_VERSION, **parts})',
+        '    text = canonical_json({"code_version": CODE_VERSION})',
+        T_STORE + "test_cache_key_is_stable_and_sees_every_setting",
+    ),
+    m(
+        "checkpoint-checksum-not-verified",
+        "lecture_utils/store.py",
+        '        or tensor_checksum(state, meta_json) != payload["checksum"]\n',
+        "",
+        T_STORE + "test_damaged_checkpoint_names_the_file_and_the_fix",
     ),
     # -- notebook hygiene and nbval sanitising --------------------------------------------------
     Mutation(

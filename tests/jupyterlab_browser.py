@@ -404,3 +404,85 @@ class LabNotebook:
                 return latest
             current = latest
         raise TimeoutError(f"output did not settle within {timeout:.0f} s")
+
+
+# ---- slides: RISE in JupyterLab, and static reveal.js decks opened offline -------------------
+RISE_DECK_JS = """() => {
+  const top = Array.from(document.querySelectorAll('.reveal .slides > section'));
+  const leaves = Array.from(document.querySelectorAll('.reveal .slides section'))
+      .filter(s => !s.querySelector('section'));
+  return {slides: top.length, leaves: leaves.length};
+}"""
+PRESENT = ".reveal .slides section.present:not(:has(section.present))"
+
+
+def slide_positions(nb: dict) -> list[tuple[int, int] | None]:
+    """Reveal ``(h, v)`` index of every cell from its slide metadata (None for skipped cells)."""
+    h, v, positions = -1, 0, []
+    for cell in nb["cells"]:
+        kind = cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
+        if kind == "slide" or h < 0:
+            h, v = h + 1, 0
+        elif kind == "subslide":
+            v += 1
+        positions.append(None if kind == "skip" else (h, v))
+    return positions
+
+
+class RiseDeck:
+    """A notebook presented by RISE (``/rise/<path>``, what View > Open as a Reveal Slideshow
+    opens) in its own 1280x720 page of the same browser."""
+
+    def __init__(self, lab_page: Page, server: JupyterLabServer, name: str) -> None:
+        self.page = lab_page.context.browser.new_page(viewport={"width": 1280, "height": 720})
+        self.server, self.name = server, name
+        self.console: list[str] = []
+        self.page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
+        self.page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
+        self.position = (0, 0)
+
+    def open(self, timeout_ms: float = 120_000) -> dict:
+        """Load the slideshow; return ``{"slides": top-level sections, "leaves": all slides}``."""
+        self.page.goto(f"{self.server.url}/rise/{self.name}?token={self.server.token}")
+        self.page.wait_for_selector(PRESENT, timeout=timeout_ms)
+        self.page.wait_for_timeout(1500)  # outputs and maths settle
+        return self.page.evaluate(RISE_DECK_JS)
+
+    def _control(self, direction: str) -> None:
+        """Click reveal's on-screen arrow (in a notebook the arrow keys move between cells)."""
+        self.page.locator(f".reveal .controls .navigate-{direction}").click()
+        self.page.wait_for_timeout(200)
+
+    def go_to(self, h: int, v: int) -> Locator:
+        """Navigate with reveal's arrows, as a presenter would; return the slide now shown."""
+        h0, v0 = self.position
+        if h != h0:  # a horizontal move lands on the top of the next stack
+            for _ in range(abs(h - h0)):
+                self._control("right" if h > h0 else "left")
+            v0 = 0
+        for _ in range(abs(v - v0)):
+            self._control("down" if v > v0 else "up")
+        self.page.wait_for_timeout(1000)
+        self.position = (h, v)
+        return self.page.locator(PRESENT).first
+
+
+@contextmanager
+def offline_page(page: Page) -> Iterator[list[str]]:
+    """Abort every request that is not ``file:``, ``data:`` or ``about:``; yields the list of
+    URLs that were attempted and blocked."""
+    blocked: list[str] = []
+
+    def route(request_route) -> None:
+        url = request_route.request.url
+        if url.startswith(("file:", "data:", "about:", "blob:")):
+            request_route.continue_()
+        else:
+            blocked.append(url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    try:
+        yield blocked
+    finally:
+        page.unroute("**/*")

@@ -1,4 +1,4 @@
-"""The shared trunk, heads and supervised helpers (lecture_utils.convnet and .supervised)."""
+"""The shared trunk and heads (lecture_utils.convnet) and labelled sets (.labelled)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils import convnet, supervised
+from lecture_utils import convnet, labelled, training
 
 
 def small_trunk(channels: int = 8) -> convnet.ConvTrunk:
-    torch.manual_seed(0)
-    return convnet.ConvTrunk(channels=channels)
+    with training.seeded_init(0):
+        return convnet.ConvTrunk(channels=channels)
 
 
 # ---- shapes -------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ def coded_images(chars: int = 6, drawers: int = 20, size: int = 4) -> torch.Tens
     return codes[:, :, None, None].float().expand(chars, drawers, size, size).clone()
 
 
-def traced(data: supervised.LabelledImages) -> list[tuple[int, int, int]]:
+def traced(data: labelled.LabelledImages) -> list[tuple[int, int, int]]:
     codes = data.x[:, 0, 0, 0].long()
     return [(int(y), int(c) // 100, int(c) % 100) for y, c in zip(data.y, codes, strict=True)]
 
@@ -86,7 +86,7 @@ def traced(data: supervised.LabelledImages) -> list[tuple[int, int, int]]:
 def test_drawer_split_has_disjoint_drawers_and_right_counts() -> None:
     images = coded_images()
     characters = [4, 1, 2]
-    train, test = supervised.drawer_split(images, characters, 5, 3, seed=1)
+    train, test = labelled.drawer_split(images, characters, 5, 3, seed=1)
     assert len(train) == 15 and len(test) == 9 and train.num_classes == test.num_classes == 3
     for label, char in enumerate(characters):
         train_drawers = {d for y, c, d in traced(train) if y == label}
@@ -98,17 +98,17 @@ def test_drawer_split_has_disjoint_drawers_and_right_counts() -> None:
 
 def test_drawer_split_defaults_to_all_remaining_drawers_and_is_seeded() -> None:
     images = coded_images()
-    train, test = supervised.drawer_split(images, [0, 1], 12, seed=3)
+    train, test = labelled.drawer_split(images, [0, 1], 12, seed=3)
     assert len(train) == 24 and len(test) == 16
-    again, _ = supervised.drawer_split(images, [0, 1], 12, seed=3)
-    other, _ = supervised.drawer_split(images, [0, 1], 12, seed=4)
+    again, _ = labelled.drawer_split(images, [0, 1], 12, seed=3)
+    other, _ = labelled.drawer_split(images, [0, 1], 12, seed=4)
     assert torch.equal(train.x, again.x) and not torch.equal(train.x, other.x)
 
 
 @pytest.mark.parametrize("train_n, test_n", [(0, 5), (5, 0), (15, 6), (21, None)])
 def test_drawer_split_rejects_bad_counts(train_n: int, test_n: int | None) -> None:
     with pytest.raises(ValueError, match="20 drawers"):
-        supervised.drawer_split(coded_images(), [0, 1], train_n, test_n)
+        labelled.drawer_split(coded_images(), [0, 1], train_n, test_n)
 
 
 # ---- accuracy and fit -----------------------------------------------------------------------
@@ -129,34 +129,35 @@ class ConstantClassifier(nn.Module):
 
 
 def test_accuracy_counts_correct_predictions_and_passes_forward_kwargs() -> None:
-    data = supervised.LabelledImages(torch.rand(10, 1, 4, 4), torch.tensor([0] * 7 + [1] * 3), 3)
+    data = labelled.LabelledImages(torch.rand(10, 1, 4, 4), torch.tensor([0] * 7 + [1] * 3), 3)
     model = ConstantClassifier(0)
-    assert supervised.accuracy(model, data, batch_size=3) == pytest.approx(0.7)
-    assert supervised.accuracy(model, data, task="B") == pytest.approx(0.3)
+    assert labelled.accuracy(model, data, batch_size=3) == pytest.approx(0.7)
+    assert labelled.accuracy(model, data, task="B") == pytest.approx(0.3)
     model.train()
-    supervised.accuracy(model, data)
+    labelled.accuracy(model, data)
     assert model.training  # the mode is restored
 
 
 @pytest.mark.real_data
-def test_fit_reduces_the_loss_on_a_tiny_real_subset(real_data) -> None:
+def test_training_reduces_the_loss_on_a_tiny_real_subset(real_data) -> None:
     from lecture_utils import omniglot
 
     data = omniglot.load_omniglot()
-    train, test = supervised.drawer_split(data.images, range(5), 6, 4, seed=0)
+    train, test = labelled.drawer_split(data.images, range(5), 6, 4, seed=0)
     model = convnet.Classifier(small_trunk(8), num_classes=5)
     seen = []
-    history = supervised.fit(
+    log = training.train(
         model,
         train,
-        epochs=12,
+        steps=36,
         lr=1e-2,
         batch_size=10,
-        evaluate_on=test,
+        eval_every=3,
+        evaluate=lambda m: labelled.accuracy(m, test),
+        on_step=lambda step, m: seen.append(step),
+        device="cpu",
         progress=False,
-        on_epoch_end=lambda epoch, m: seen.append(epoch),
     )
-    assert seen == list(range(12))
-    assert len(history.loss) == len(history.accuracy) == 12
-    assert history.loss[-1] < 0.6 * history.loss[0]
-    assert supervised.accuracy(model, train) > 0.6  # well above the 0.2 of chance
+    assert seen == list(range(36)) and log.eval_steps == list(range(3, 37, 3))
+    assert sum(log.loss[-3:]) < 0.6 * sum(log.loss[:3])
+    assert labelled.accuracy(model, train) > 0.6  # well above the 0.2 of chance

@@ -152,8 +152,8 @@ def test_pretrained_classifier_is_cached_under_a_key_of_its_settings(tmp_path) -
     first, loaded = ft.pretrained_classifier(data, characters=[1, 2, 3], **kw)
     again, loaded_again = ft.pretrained_classifier(data, characters=[1, 2, 3], **kw)
     assert (loaded, loaded_again) == (False, True)
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
-                                                 again.state_dict().values(), strict=True))  # fmt: skip
+    pairs = zip(first.state_dict().values(), again.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
     _, other_chars = ft.pretrained_classifier(data, characters=[1, 2, 4], **kw)
     _, other_seed = ft.pretrained_classifier(data, characters=[1, 2, 3], seed=1, **kw)
     assert not other_chars and not other_seed
@@ -258,8 +258,10 @@ def test_runners_are_reproducible_and_arms_are_paired() -> None:
     state = tiny_model(classes=4).state_dict()
     targets = {s: small_target(s) for s in (0, 1)}
     recipe = ft.Recipe(lr=0.05, steps=3, batch_size=4)
-    arms = {"a": fr.arm(state, targets, recipe, device="cpu"),
-            "b": fr.arm(state, targets, ft.Recipe(lr=0.01, steps=3, batch_size=4), device="cpu")}
+    arms = {
+        "a": fr.arm(state, targets, recipe, device="cpu"),
+        "b": fr.arm(state, targets, ft.Recipe(lr=0.01, steps=3, batch_size=4), device="cpu"),
+    }
     first = fr.run_arms(arms, [0, 1], "x", progress=False)
     again = fr.run_arms(arms, [0, 1], "x", progress=False)
     assert first == again and len(first["a"]) == 2

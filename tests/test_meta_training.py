@@ -8,8 +8,9 @@ import warnings
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from lecture_utils import blackbox, meta_training, runtime, store
+from lecture_utils import blackbox, meta_training, runtime, store, training
 from lecture_utils.episodes import Episode, EpisodeSampler
 
 S = 16
@@ -94,7 +95,7 @@ def largest_grad_norm_at_step(images: torch.Tensor, clip_grad: float | None) -> 
         grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
         norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
 
-    handle = torch.optim.optimizer.register_optimizer_step_pre_hook(record)
+    handle = register_optimizer_step_pre_hook(record)
     try:
         model = blackbox.build_model("lstm", "pixels", n_way=3, image_size=S)
         meta_training.meta_train(
@@ -168,7 +169,8 @@ def test_meta_train_uses_runtime_get_device_by_default(images: torch.Tensor, mon
 
 
 def test_history_steps_to() -> None:
-    h = meta_training.MetaHistory(val_steps=[100, 200], val_accuracy=[0.5, 0.9])
+    log = training.TrainLog(eval_steps=[100, 200], eval_values=[0.5, 0.9])
+    h = meta_training.MetaHistory(log=log)
     assert h.steps_to(0.8) == 200 and h.steps_to(0.95) is None and h.best_val == 0.9
     assert not hasattr(h, "seconds_to")
 
@@ -181,7 +183,10 @@ def test_history_steps_to() -> None:
 def test_pretraining_is_reproducible_and_one_cycle(images: torch.Tensor) -> None:
     runs = [
         meta_training.pretrain_encoder(
-            images, range(6), steps=12, channels=4, batch_size=16, seed=3, progress=False
+            images,
+            range(6),
+            meta_training.PretrainSettings(steps=12, channels=4, batch_size=16, seed=3),
+            progress=False,
         )
         for _ in range(2)
     ]
@@ -208,7 +213,8 @@ def test_pretraining_data_rotation_classes(images: torch.Tensor) -> None:
 
 
 def test_pretrained_encoder_is_cached(images: torch.Tensor, data_dir) -> None:
-    kwargs = dict(steps=3, channels=4, batch_size=16, progress=False)
+    settings = meta_training.PretrainSettings(steps=3, channels=4, batch_size=16)
+    kwargs = dict(settings=settings, progress=False)
     enc, info = meta_training.pretrained_encoder(images, range(6), **kwargs)
     assert not info.loaded and info.path.is_file() and info.classes == 24
     assert data_dir in info.path.parents
@@ -219,19 +225,22 @@ def test_pretrained_encoder_is_cached(images: torch.Tensor, data_dir) -> None:
 
 
 def test_cache_key_covers_the_pretraining_characters(images: torch.Tensor, data_dir) -> None:
-    kwargs = dict(steps=2, channels=4, batch_size=16, progress=False)
+    def settings(seed: int) -> meta_training.PretrainSettings:
+        return meta_training.PretrainSettings(steps=2, channels=4, batch_size=16, seed=seed)
+
     paths = {
-        meta_training.pretrained_encoder(images, chars, seed=seed, **kwargs)[1].path
-        for chars, seed in [([0, 1, 2], 0), ([0, 1, 3], 0), ([0, 1, 2], 1)]
+        meta_training.pretrained_encoder(images, chars, settings(seed), progress=False)[1].path
+        for chars, seed in [([0, 1, 2], 0), ([0, 1, 3], 0), ([0, 1, 2], 1), ([0, 2, 1], 0)]
     }
-    assert len(paths) == 3  # same count, other characters (or seed): another encoder
-    a = meta_training.pretraining_settings(images, [0, 1, 2], seed=0)
-    b = meta_training.pretraining_settings(images, [0, 1, 3], seed=0)
-    assert store.cache_key(**a) != store.cache_key(**b)
+    assert len(paths) == 4  # other characters (same count, or order) or seed: another encoder
+    a = meta_training.pretraining_key(images, [0, 1, 2], settings(0))
+    b = meta_training.pretraining_key(images[..., :12, :12], [0, 1, 2], settings(0))
+    assert store.cache_key(**a) != store.cache_key(**b)  # the image size is in the key too
 
 
 def test_damaged_cache_entry_is_retrained_with_a_warning(images: torch.Tensor, data_dir) -> None:
-    kwargs = dict(steps=2, channels=4, batch_size=16, progress=False)
+    settings = meta_training.PretrainSettings(steps=2, channels=4, batch_size=16)
+    kwargs = dict(settings=settings, progress=False)
     _, info = meta_training.pretrained_encoder(images, range(4), **kwargs)
     info.path.write_bytes(b"not a checkpoint")
     with warnings.catch_warnings(record=True) as caught:

@@ -21,6 +21,7 @@ EXPECTED_NOTEBOOKS = [
     "02_fine_tuning_rules.ipynb",
     "03_episodes.ipynb",
     "04_black_box_adaptation.ipynb",
+    "05_beyond_classification.ipynb",
 ]
 ABSOLUTE_PATH = re.compile(
     r"(/root/|/home/|/Users/|/tmp/|/work/|/private/var/|[A-Za-z]:\\\\Users\\\\|"

@@ -19,7 +19,13 @@ from ..convnet import count_parameters
 from ..episodes import ClassSplit, Episode, EpisodeSampler
 from ..evaluation import TaskAccuracy, evaluate, fixed_episodes
 from ..feature_bank import FeatureBank, unfreeze_onto_images
-from ..meta_training import MetaHistory, Pretrained, meta_train, pretrained_encoder
+from ..meta_training import (
+    MetaHistory,
+    Pretrained,
+    PretrainSettings,
+    meta_train,
+    pretrained_encoder,
+)
 from ..omniglot import OmniglotData
 
 LSTM_OPTIONS = dict(hidden=256, input_norm=True, logit_scale=5.0)  # see section (g)
@@ -84,9 +90,8 @@ def prepare(
     n_val: int,
 ) -> Setup:
     """Pretrain (or load) the encoder on ``pretrain_chars``, encode every image, draw tasks."""
-    encoder, info = pretrained_encoder(
-        data.images, pretrain_chars, steps=pretrain_steps, augment=1.0, seed=seed
-    )
+    settings = PretrainSettings(steps=pretrain_steps, augment=1.0, seed=seed)
+    encoder, info = pretrained_encoder(data.images, pretrain_chars, settings)
     bank = FeatureBank(encoder, data.images)
     setup = Setup(data, split, encoder, info, bank, seed, n_test, n_val)
     setup.test_tasks = setup.tasks("test", 1000, seed=123 + seed)

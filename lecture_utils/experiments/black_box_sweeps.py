@@ -113,7 +113,8 @@ def q2_sweep(
     pixels: dict[tuple[bool, int, int], float] = {}
     runs = [(r, n, s) for r in (False, True) for n in counts for s in seeds]
     for rot, n, seed in runtime.progress(runs, desc="Q2 sweep"):
-        model = blackbox.build_model("hypernet", "pixels", seed=seed)
+        size = setup.data.images.shape[-1]
+        model = blackbox.build_model("hypernet", "pixels", image_size=size, seed=seed)
         train = setup.pixel_sampler(subset(setup.split, n, seed), rotations=rot, seed=seed)
         meta_train(model, train, steps=steps, progress=False, seed=seed)
         pixels[(rot, n, seed)] = setup.evaluate(model, setup.pixel_test).mean

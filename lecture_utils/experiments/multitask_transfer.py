@@ -78,9 +78,7 @@ def default_budget() -> Budget:
     return runtime.budget(Budget(), small)
 
 
-def with_budget(budget: Budget, **changes: object) -> Budget:
-    """A copy of ``budget`` with some fields changed."""
-    return replace(budget, **changes)
+with_budget = replace  # with_budget(budget, **changes): a copy with some fields changed
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +280,8 @@ def weight_sweep_table(runs: Runs, shots: int) -> str:
 def cost_table(tasks: TwoTasks, budget: Budget) -> str:
     """What each method needs when task A arrives (parameter counts from the actual models)."""
     n_a, n_b = tasks.target_test.num_classes, tasks.source_train.num_classes
-    trunk = convnet.ConvTrunk(channels=budget.channels)
+    with training.seeded_init(0):  # only counted, never trained
+        trunk = convnet.ConvTrunk(channels=budget.channels)
     full_a = convnet.count_parameters(convnet.Classifier(trunk, n_a))
     multi = convnet.count_parameters(convnet.MultiHeadClassifier(trunk, {"A": n_a, "B": n_b}))
     probe = convnet.count_parameters(nn.Linear(trunk.out_features, n_a))

@@ -1,0 +1,79 @@
+"""lecture_utils.experiments.black_box*: notebook 04's runners on a tiny synthetic data set —
+every table prints, budgets are steps, and the same seed gives the same numbers."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import matplotlib
+import pytest
+import torch
+
+from lecture_utils import store
+from lecture_utils.episodes import ClassSplit
+from lecture_utils.experiments import black_box as bb
+from lecture_utils.experiments import black_box_plots as plots
+from lecture_utils.experiments import black_box_sweeps as sweeps
+
+matplotlib.use("Agg")
+S = 16
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch) -> bb.Setup:
+    monkeypatch.setenv(store.DATA_DIR_ENV, str(tmp_path))
+    gen = torch.Generator().manual_seed(0)
+    prototypes = (torch.rand(20, 1, S, S, generator=gen) > 0.5).float()
+    images = (prototypes + 0.3 * torch.rand(20, 20, S, S, generator=gen)).clamp(0, 1)
+    indices = {"train": list(range(10)), "val": list(range(10, 15)), "test": list(range(15, 20))}
+    split = ClassSplit({k: [k] for k in indices}, indices)
+    data = SimpleNamespace(images=images)
+    return bb.prepare(
+        data, split, pretrain_chars=indices["train"], pretrain_steps=4, seed=0, n_test=20, n_val=10
+    )
+
+
+STAGES = [(2, 1, 2), (3, 1, 2), (4, 1, 2), (5, 1, 2)]
+
+
+def test_families_table_and_homework_settings(setup: bb.Setup) -> None:
+    assert not setup.pretrained.loaded and "4 steps" in bb.describe_pretraining(setup)
+    run = bb.train_families(setup, steps=3, lstm_stages=STAGES, eval_every=2)
+    assert run.steps == {"lstm": 8, "feedforward": 3, "attention": 3, "hypernet": 3}
+    assert len(run.histories["lstm"]) == 4 and set(run.snapshots) == {s[:2] for s in STAGES}
+    ncm = bb.blackbox.NearestClassMean(torch.nn.Flatten(), setup.bank.feature_dim)
+    baseline = setup.evaluate(ncm)
+    table = bb.family_table(setup, run, baseline)
+    assert "t 95% interval" in table and all(f in table for f in run.models)
+    results, histories = bb.homework_settings(setup, run, branch_steps=2, eval_every=2)
+    assert set(results) == set(bb.HANDOUT) and histories[(2, 2)].steps[-1] == 2
+    assert "handout ~90%" in bb.homework_lines(results, histories)
+    accounting = bb.step_accounting(setup, run, finetune_steps=1)
+    assert "attention e2e" in accounting and f"{setup.pretrained.steps + 8}" in accounting
+    assert "paired" not in bb.versus_baseline(run.results, baseline)  # words, not jargon
+    plots.learning_curves(run.histories, chance=0.2)
+    plots.homework_figure(results, histories, bb.HANDOUT)
+
+
+def test_q3_is_reproducible_and_prints_its_findings(setup: bb.Setup) -> None:
+    first = sweeps.q3_sweep(setup, steps=2)
+    again = sweeps.q3_sweep(setup, steps=2)
+    assert [r.accuracy.mean for r in first.values()] == [r.accuracy.mean for r in again.values()]
+    assert first["h over all of D_tr, 2"].phi == 2
+    assert first["h per class, 64 each"].phi == 5 * 64
+    assert first["hypernet W,b + prototype"].phi == 5 * 65
+    assert first["nearest class mean"].theta == 0
+    findings = sweeps.q3_findings(first)
+    assert findings.count("points") == 4 and "pooling per class" in findings
+    assert "t 95%" in sweeps.q3_table(first)
+    plots.q3_figure(first, chance=0.2, steps=2)
+
+
+def test_q2_sweep_summarises_over_seeds(setup: bb.Setup) -> None:
+    pixels, contaminated = sweeps.q2_sweep(setup, counts=[5, 10], seeds=[0, 1], steps=2)
+    assert len(pixels) == 8 and set(contaminated) == {5, 10}
+    text = sweeps.q2_lines(pixels, contaminated, [5, 10], [0, 1])
+    assert "t 95%" in text and "paired over seeds" in text
+    mean, half = sweeps.seed_summary([0.5, 0.7])
+    assert mean == pytest.approx(0.6) and half > 0.1
+    assert sweeps.seed_summary([0.4]) == (0.4, 0.0)

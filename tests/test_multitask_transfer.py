@@ -1,0 +1,233 @@
+"""Notebook 01's runners (experiments.multitask_transfer), joint training and result tables."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+from lecture_utils import convnet, finetuning, joint_training, labelled, runtime, training
+from lecture_utils.experiments import multitask_transfer as mt
+from lecture_utils.labelled import LabelledImages
+from lecture_utils.results import Run, Runs
+
+TINY = mt.Budget(
+    channels=8, pretrain_steps=4, multitask_steps=4, adapt_steps=4, probe_steps=4,
+    batch_size=16, multitask_target_batch=8, adapt_batch_size=8,
+)  # fmt: skip
+
+
+def test_budget_rejects_zero_steps() -> None:
+    with pytest.raises(ValueError, match="adapt_steps=0"):
+        mt.Budget(adapt_steps=0)
+
+
+# ---- joint training -------------------------------------------------------------------------
+
+
+def tiny_two_task_model() -> convnet.MultiHeadClassifier:
+    with training.seeded_init(0):
+        return convnet.MultiHeadClassifier(convnet.ConvTrunk(channels=4), {"A": 4, "B": 3})
+
+
+def random_task(classes: int, n: int) -> LabelledImages:
+    gen = torch.Generator().manual_seed(classes)
+    x = torch.rand(n, 1, 28, 28, generator=gen)
+    return LabelledImages(x, torch.arange(n) % classes, classes)
+
+
+@pytest.mark.parametrize("weight, ignored", [(1.0, "B"), (0.0, "A")])
+def test_multitask_weight_extremes_ignore_one_task(weight: float, ignored: str) -> None:
+    model = tiny_two_task_model()
+    other = "A" if ignored == "B" else "B"
+    frozen = model.heads[ignored].weight.detach().clone()
+    trained = model.heads[other].weight.detach().clone()
+    log = joint_training.train_multitask(
+        model, random_task(4, 12), random_task(3, 20), weight, steps=3, batch_size=8,
+        target_batch_size=4, device="cpu", progress=False,
+    )  # fmt: skip
+    assert log.steps == 3
+    torch.testing.assert_close(model.heads[ignored].weight, frozen)
+    assert not torch.equal(model.heads[other].weight, trained)
+    assert model.heads[ignored].weight.grad.abs().sum() == 0  # no gradient reaches it
+    assert model.heads[other].weight.grad.abs().sum() > 0
+
+
+def test_multitask_is_reproducible_and_rejects_bad_weights() -> None:
+    losses = []
+    for _ in range(2):
+        log = joint_training.train_multitask(
+            tiny_two_task_model(), random_task(4, 12), random_task(3, 20), 0.5, steps=4,
+            batch_size=8, target_batch_size=4, max_shift=2, seed=3, device="cpu",
+            progress=False,
+        )  # fmt: skip
+        losses.append(log.loss)
+    assert losses[0] == losses[1]
+    with pytest.raises(ValueError, match="weight=1.5"):
+        joint_training.train_multitask(
+            tiny_two_task_model(), random_task(4, 8), random_task(3, 8), 1.5, steps=1,
+            progress=False,
+        )  # fmt: skip
+
+
+# ---- runs on real data ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data(request):
+    request.getfixturevalue("real_data")
+    from lecture_utils import omniglot
+
+    return omniglot.load_omniglot()
+
+
+@pytest.fixture
+def tasks(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("LECTURE_DATA_DIR", str(tmp_path))  # the pretrained-model cache
+    mt.clear_caches()
+    return mt.make_tasks(data)
+
+
+@pytest.mark.real_data
+def test_make_tasks_keeps_a_out_of_b_and_splits_by_drawer(tasks: mt.TwoTasks, data) -> None:
+    assert tasks.target_alphabet not in tasks.source_alphabets
+    nb, na = tasks.source_train.num_classes, tasks.target_test.num_classes
+    assert len(tasks.source_train) == 15 * nb and len(tasks.source_test) == 5 * nb
+    assert len(tasks.target_pool) == 10 * na and len(tasks.target_test) == 10 * na
+    pool, test = tasks.target_pool.x.flatten(1), tasks.target_test.x.flatten(1)
+    assert not (torch.cdist(test, pool).min(dim=1).values < 1e-6).any()
+    assert mt.make_tasks(data).key == tasks.key  # a key of the content, not of the object
+    assert mt.make_tasks(data, source_train_drawers=14).key != tasks.key
+    with pytest.raises(ValueError, match="held-out alphabet"):
+        mt.make_tasks(data, target_alphabet=tasks.source_alphabets[0])
+
+
+@pytest.mark.real_data
+def test_pretraining_reaches_a_working_accuracy_on_real_data(data) -> None:
+    train, test = labelled.drawer_split(data.images, range(5), 10, 10, seed=0)
+    model = finetuning.new_classifier(5, channels=8, seed=0)
+    log = finetuning.pretrain(model, train, steps=60, lr=1e-2, batch_size=10, seed=0,
+                              device="cpu", progress=False)  # fmt: skip
+    assert log.lr[0] > 10 * log.lr[-1]  # the cosine decay is there
+    assert labelled.accuracy(model, test) > 0.6  # held-out drawers; chance is 0.2
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("method", mt.METHODS)
+def test_each_method_is_reproducible_and_memoised(tasks: mt.TwoTasks, method: str) -> None:
+    first = mt.run_method(tasks, method, 2, seed=1, budget=TINY, device="cpu", progress=False)
+    assert mt.run_method(tasks, method, 2, 1, TINY, device="cpu", progress=False) is first
+    mt.clear_caches()
+    again = mt.run_method(tasks, method, 2, seed=1, budget=TINY, device="cpu", progress=False)
+    assert again is not first and again.scores == first.scores
+    assert (first.scores["B"] is None) == (method == "scratch")
+    assert first.x == 2 and first.seed == 1
+
+
+@pytest.mark.real_data
+def test_linear_probe_keeps_b_and_finetune_tracks_forgetting(tasks: mt.TwoTasks) -> None:
+    probe = mt.run_method(tasks, "linear_probe", 2, seed=0, budget=TINY, progress=False)
+    fine = mt.run_method(tasks, "finetune", 2, seed=0, budget=TINY, track_forgetting=True,
+                         progress=False)  # fmt: skip
+    # Same cached pretrained network: B before fine-tuning = what the frozen probe keeps.
+    assert fine.info["B"][0] == pytest.approx(probe.scores["B"])
+    assert fine.info["steps"] == [0, 1, 2, 3, 4] and len(fine.info["A"]) == 5
+    assert fine.scores["B"] == pytest.approx(fine.info["B"][-1])
+    n_a = tasks.target_test.num_classes
+    assert probe.info["params"] == 8 * n_a + n_a  # only the new linear head
+    assert mt.run_method(tasks, "finetune", 2, 0, TINY, progress=False) is fine
+
+
+@pytest.mark.real_data
+def test_device_default_comes_from_runtime(tasks: mt.TwoTasks, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(runtime, "get_device", lambda: calls.append(1) or torch.device("cpu"))
+    mt.run_method(tasks, "scratch", 1, seed=0, budget=TINY, device="cpu", progress=False)
+    assert not calls
+    mt.run_method(tasks, "scratch", 1, seed=0, budget=TINY, progress=False)
+    assert calls
+    model = mt.pretrained_on_source(tasks, TINY, seed=0, device="cpu", progress=False)
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+
+
+@pytest.mark.real_data
+def test_run_experiment_runs_every_method_and_the_sweep(tasks: mt.TwoTasks) -> None:
+    threads = torch.get_num_threads()
+    runs = mt.run_experiment(tasks, [1, 2], seeds=[0, 1], budget=TINY, extra_weights=[0.2, 0.5],
+                             sweep_shots=2, progress=False)  # fmt: skip
+    assert len(runs.runs) == (4 * 2 + 1) * 2
+    assert torch.get_num_threads() == threads
+    assert runs.arms == list(mt.METHODS) and runs.xs == [1, 2] and runs.seeds == [0, 1]
+    assert len(mt.weight_sweep_table(runs, 2).splitlines()) == 1 + 2 + 2
+    assert "t 95%" in mt.accuracy_table(runs) and "(no B head)" in mt.summary_table(runs, 2)
+    assert "frozen trunk" in mt.closing_verdict(runs)
+    with pytest.raises(ValueError, match="non-empty subset"):
+        mt.run_experiment(tasks, [1], methods=["maml"], budget=TINY, progress=False)
+
+
+@pytest.mark.real_data
+def test_controls_rerun_with_the_chosen_methods(tasks: mt.TwoTasks) -> None:
+    calls = []
+
+    def runner(tasks, shots, methods, **kwargs):
+        calls.append((shots, methods))
+        return mt.run_experiment(tasks, shots, methods, progress=False, **kwargs)
+
+    panel, run = mt.build_controls(tasks, TINY, default_shots=[1], runner=runner)
+    runs = run()
+    assert calls == [([1], list(mt.METHODS))] and len(runs.runs) == 4
+    checkboxes = panel.children[0].children[1].children
+    for box in checkboxes[1:]:
+        box.value = False
+    assert run().arms == ["scratch"]
+    checkboxes[0].value = False
+    assert run() is None  # nothing selected: a message, no training
+
+
+# ---- summaries from known numbers -----------------------------------------------------------
+
+
+def fake_runs() -> Runs:
+    runs = []
+    for seed, noise in enumerate([-0.02, 0.0, 0.02]):
+        for k, (scratch, fine, probe, multi) in {
+            1: (0.10, 0.40, 0.45, 0.20),
+            10: (0.60, 0.85, 0.80, 0.70),
+        }.items():
+            curve = {"steps": [0, 5], "B": [0.6, 0.3 + noise], "A": [0.0, fine + noise]}
+            runs += [
+                Run("scratch", k, seed, {"A": scratch + noise, "B": None}, None, {"params": 9}),
+                Run("finetune", k, seed, {"A": fine + 2 * noise, "B": 0.3 + noise}, None,
+                    {"params": 9, **curve}),
+                Run("linear_probe", k, seed, {"A": probe, "B": 0.6}, None, {"params": 1}),
+                Run("multitask", k, seed, {"A": multi + noise, "B": 0.55}, 0.5, {"params": 9}),
+            ]  # fmt: skip
+    return Runs(runs, 1.0)
+
+
+def test_verdicts_use_paired_t_intervals() -> None:
+    runs = fake_runs()
+    verdict = mt.transfer_verdict(runs)
+    # probe - scratch at 1 shot: 0.35 - noise per seed -> +35.0 ± t(2)·0.02/sqrt(3)·100
+    assert "linear probe minus A from scratch: +35.0 ± 5.0 points" in verdict
+    assert "holds" in verdict and "largest at 1 example(s)" in verdict
+    report = mt.forgetting_report({"ft": runs}, 10)
+    assert "B 60.0 ± 0.0% before -> 30.0 ± 5.0% after" in report
+    assert "-30.0 ± 5.0 points (paired t 95%, n=3): contradicted" in report
+    assert "30.0% on B (60.0% right after pretraining)" in mt.closing_verdict(runs)
+    table = mt.accuracy_table(runs)
+    assert "t 95%" in table.splitlines()[0] and "85.0 ± 9.9" in table
+
+
+def test_plots_draw_one_line_per_method() -> None:
+    runs = fake_runs()
+    fig = mt.plot_accuracy_vs_shots(runs)
+    assert len(fig.axes[0].containers) == 4  # one errorbar container per method
+    assert "t 95%" in fig.axes[0].get_title()
+    fig = mt.plot_forgetting(runs, 10, compare={"other": fake_runs()})
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 + 2  # two curves, two methods
+    with pytest.raises(ValueError, match="recorded the curve"):
+        mt.plot_forgetting(runs, 5)
