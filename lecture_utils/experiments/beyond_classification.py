@@ -37,6 +37,11 @@ COLOURS = {
     "scratch": "tab:purple",
 }
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+VERDICT_WORDS = {  # stats.verdict of (baseline MSE - black-box MSE), paired over the same waves
+    "holds": "the black-box model is better: the interval lies above 0",
+    "contradicted": "the baseline is better: the interval lies below 0",
+    "inconclusive": "no clear difference: the interval contains 0",
+}
 
 
 # ---- counts and shapes ---------------------------------------------------------------------
