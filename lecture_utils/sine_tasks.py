@@ -28,6 +28,7 @@ meta-test wave is ever drawn during meta-training, and the pool is the same for 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import torch
@@ -228,7 +229,7 @@ class SineTasks:
         )
         return episode.to(self.device)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[RegressionEpisode]:
         while True:
             yield self.sample()
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -208,6 +209,7 @@ def choose_fine_tuning(
 
 
 def interval(values: torch.Tensor) -> stats.Interval:
+    """Mean ± t 95% of per-task values."""
     return stats.t_interval(values)
 
 
@@ -229,7 +231,9 @@ def mse_table(
 # ---- figures -------------------------------------------------------------------------------
 
 
-def predict(model: nn.Module, ep: RegressionEpisode, x: torch.Tensor):
+def predict(
+    model: nn.Module, ep: RegressionEpisode, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean ``[G]`` on the grid ``x [G]`` for task 0 of ``ep``, and sigma (or None)."""
     qx = x.reshape(1, -1, 1).to(ep.support_x.device)
     with torch.no_grad():
@@ -239,7 +243,9 @@ def predict(model: nn.Module, ep: RegressionEpisode, x: torch.Tensor):
         return model(ep.support_x[:1], ep.support_y[:1], qx).flatten().cpu(), None
 
 
-def draw_task(ax, models: dict[str, nn.Module], ep: RegressionEpisode, legend: bool = False):
+def draw_task(
+    ax: Axes, models: dict[str, nn.Module], ep: RegressionEpisode, legend: bool = False
+) -> None:
     """True wave, support points, each model's mean and the CNP's ±2 sigma band."""
     x = torch.linspace(-5, 5, 200)
     a, p = ep.amplitude[0].item(), ep.phase[0].item()
@@ -257,7 +263,9 @@ def draw_task(ax, models: dict[str, nn.Module], ep: RegressionEpisode, legend: b
         ax.legend(fontsize=7, loc="lower left")
 
 
-def prediction_grid(models: dict[str, nn.Module], episode: RegressionEpisode, tasks, ks) -> Figure:
+def prediction_grid(
+    models: dict[str, nn.Module], episode: RegressionEpisode, tasks: list[int], ks: list[int]
+) -> Figure:
     """Rows: K; columns: meta-test waves ``tasks``; every model on the same support points."""
     fig, axes = plt.subplots(len(ks), len(tasks), figsize=(3.6 * len(tasks), 2.9 * len(ks)))
     for i, k in enumerate(ks):
@@ -373,7 +381,12 @@ def rollout(
     return torch.stack(path, dim=1)
 
 
-def trajectory_figure(paths: dict[str, torch.Tensor], goals, support, tasks: list[int]) -> Figure:
+def trajectory_figure(
+    paths: dict[str, torch.Tensor],
+    goals: torch.Tensor,
+    support: tuple[torch.Tensor, torch.Tensor] | list[torch.Tensor],
+    tasks: list[int],
+) -> Figure:
     """A few goals: each policy's path, the goal (star) and the demonstrated pairs (arrows)."""
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.3 * len(tasks), 3.4))
     for ax, t in zip(axes, tasks, strict=True):
