@@ -18,6 +18,7 @@ A stub that still raises ``NotImplementedError`` fails the check ("not implement
 | 04 | :func:`check_query_loss` | cross-entropy on the query positions only |
 | 04 | :func:`check_average_context` | φ = mean over the support set of g([x, one-hot y]) |
 | 05 | :func:`check_gaussian_nll` | the Gaussian negative log-likelihood |
+| 05 | :func:`check_pair_context` | the neural process's φ: the mean of e(x, y) over D_train |
 """
 
 from __future__ import annotations
@@ -358,6 +359,39 @@ def check_gaussian_nll(student_fn: Callable) -> None:
     _ok(name, "mean Gaussian negative log-likelihood")
 
 
+def reference_pair_context(
+    encoder: Callable[[torch.Tensor], torch.Tensor],
+    support_x: torch.Tensor,
+    support_y: torch.Tensor,
+) -> torch.Tensor:
+    """The neural process's φ ``[B, C]``: the mean over D_train of ``e([x_k, y_k])``."""
+    return encoder(torch.cat([support_x, support_y], dim=-1)).mean(dim=1)
+
+
+def check_pair_context(student_fn: Callable) -> None:
+    """φ reads (x, y) pairs in that order, averages (not sums) and ignores the order of D_train."""
+    name = getattr(student_fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(0)
+    B, K, C = 3, 5, 4
+    e = nn.Linear(2, C)
+    with torch.no_grad():
+        e.weight.copy_(torch.randn(C, 2, generator=gen))
+        e.bias.copy_(torch.randn(C, generator=gen))
+    sx, sy = torch.randn(B, K, 1, generator=gen), torch.randn(B, K, 1, generator=gen)
+    got = _call(student_fn, name, e, sx, sy)
+    _tensor(got, name, (B, C), floating=True)
+    want = reference_pair_context(e, sx, sy)
+    if torch.allclose(got, want * K, atol=1e-4):
+        raise AssertionError(f"{name}: φ is {K}× too large: average over D_train, not sum.")
+    if torch.allclose(got, reference_pair_context(e, sy, sx), atol=1e-5):
+        raise AssertionError(f"{name}: the pairs are [y, x]; the encoder expects [x, y].")
+    _close(got, want, name, "φ = mean over the K support points of e([x_k, y_k]).")
+    perm = torch.randperm(K, generator=gen)
+    _close(_call(student_fn, name, e, sx[:, perm], sy[:, perm]), want, name,
+           "φ must not depend on the order of D_train.")  # fmt: skip
+    _ok(name, "φ = mean of e([x, y]) over D_train, order-invariant")
+
+
 CHECKS: dict[str, tuple[Callable, Callable]] = {
     "label_permutation": (check_label_permutation, reference_label_permutation),
     "one_hot_layout": (check_one_hot_layout, reference_one_hot_layout),
@@ -368,5 +402,6 @@ CHECKS: dict[str, tuple[Callable, Callable]] = {
     "joint_loss": (check_joint_loss, reference_joint_loss),
     "param_groups": (check_param_groups, reference_param_groups),
     "gaussian_nll": (check_gaussian_nll, reference_gaussian_nll),
+    "pair_context": (check_pair_context, reference_pair_context),
 }
 """name -> (check, reference): every check passes with its reference."""

@@ -127,6 +127,18 @@ def mse(y, mean, sigma):
     return ((y - mean) ** 2).mean()
 
 
+def summed_pair_context(e, sx, sy):
+    return e(torch.cat([sx, sy], dim=-1)).sum(dim=1)
+
+
+def swapped_pair_context(e, sx, sy):
+    return e(torch.cat([sy, sx], dim=-1)).mean(dim=1)
+
+
+def first_point_context(e, sx, sy):
+    return e(torch.cat([sx, sy], dim=-1))[:, 0]
+
+
 WRONG = [
     ("label_permutation", fixed_labels, "every task got the same labels"),
     ("label_permutation", global_rng_labels, "global RNG"),
@@ -152,6 +164,9 @@ WRONG = [
     ("gaussian_nll", nll_without_constant, "constant"),
     ("gaussian_nll", nll_without_log_sigma, "log σ term is missing"),
     ("gaussian_nll", mse, "differs from the reference"),
+    ("pair_context", summed_pair_context, "not sum"),
+    ("pair_context", swapped_pair_context, "the encoder expects"),
+    ("pair_context", first_point_context, "differs from the reference"),
 ]
 
 
@@ -192,6 +207,15 @@ def test_the_reference_mann_inputs_match_the_package() -> None:
     assert torch.allclose(
         ex.reference_mann_inputs(sf, sy, qf, 5), lstm_input_sequence(sf, sy, qf, 5)
     )
+
+
+def test_the_reference_pair_context_matches_the_neural_process() -> None:
+    from lecture_utils.blackbox_regression import NeuralProcess
+
+    model = NeuralProcess(context_dim=8, hidden=16)
+    sx, sy = torch.randn(2, 5, 1), torch.randn(2, 5, 1)
+    want = model.context(sx, sy)
+    assert torch.allclose(ex.reference_pair_context(model.encoder, sx, sy), want)
 
 
 def test_the_reference_gaussian_nll_matches_the_package() -> None:
