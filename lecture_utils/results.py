@@ -251,5 +251,5 @@ class Runs:
             a, b = self.values(best, x, score), self.values(baseline, x, score)
             gains[x] = 100 * (self.mean(best, x, score) - self.mean(baseline, x, score))
             gap = paired_text(a, b) if len(a) > 1 else f"{gains[x]:+.1f} points (one seed)"
-            lines.append(f"{x:>4g}: {labels[best]} minus {labels[baseline]}: {gap}")
+            lines.append(f"{x:g}: {labels[best]} minus {labels[baseline]}: {gap}")
         return lines, gains

@@ -47,7 +47,7 @@ def test_families_table_and_homework_settings(setup: bb.Setup) -> None:
     assert "t 95% interval" in table and all(f in table for f in run.models)
     results, histories = bb.homework_settings(setup, run, branch_steps=2, eval_every=2)
     assert set(results) == set(bb.HANDOUT) and histories[(2, 2)].steps[-1] == 2
-    assert "handout ~90%" in bb.homework_lines(results, histories)
+    assert "the handout's ~90%" in bb.homework_lines(results, histories)
     accounting = bb.step_accounting(setup, run, finetune_steps=1)
     assert "attention e2e" in accounting and f"{setup.pretrained.steps + 8}" in accounting
     assert "paired" not in bb.versus_baseline(run.results, baseline)  # words, not jargon
@@ -66,6 +66,8 @@ def test_q3_is_reproducible_and_prints_its_findings(setup: bb.Setup) -> None:
     findings = sweeps.q3_findings(first)
     assert findings.count("points") == 4 and "pooling per class" in findings
     assert "t 95%" in sweeps.q3_table(first)
+    answer = sweeps.q3_answer(first)
+    assert answer.count("points") == 3 and "40 numbers of per-class context" in answer
     plots.q3_figure(first, chance=0.2, steps=2)
 
 

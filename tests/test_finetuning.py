@@ -145,6 +145,19 @@ def test_pretraining_decays_the_rate_on_a_cosine() -> None:
     assert log.lr[-1] < 0.001
 
 
+def test_pretraining_without_cache_is_reproducible() -> None:
+    data = tiny_data()
+    kw = {"characters": [0, 1, 2], "steps": 3, "channels": 4, "batch_size": 5, "seed": 7,
+          "max_shift": 1, "cache": None, "device": "cpu", "progress": False}  # fmt: skip
+    (a, loaded_a), (b, loaded_b) = (
+        ft.pretrained_classifier(data, **kw),
+        ft.pretrained_classifier(data, **kw),
+    )
+    assert not loaded_a and not loaded_b
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                 b.state_dict().values(), strict=True))  # fmt: skip
+
+
 def test_pretrained_classifier_is_cached_under_a_key_of_its_settings(tmp_path) -> None:
     data = tiny_data(classes=3, per_class=4, size=16)
     kw = {"steps": 2, "channels": 4, "batch_size": 6, "cache_root": tmp_path, "progress": False,

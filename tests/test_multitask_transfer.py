@@ -216,7 +216,7 @@ def test_verdicts_use_paired_t_intervals() -> None:
     assert "holds" in verdict and "largest at 1 example(s)" in verdict
     report = mt.forgetting_report({"ft": runs}, 10)
     assert "B 60.0 ± 0.0% before -> 30.0 ± 5.0% after" in report
-    assert "-30.0 ± 5.0 points (paired t 95%, n=3): contradicted" in report
+    assert "drop on B (before - after): +30.0 ± 5.0 points (paired t 95%, n=3): holds" in report
     assert "30.0% on B (60.0% right after pretraining)" in mt.closing_verdict(runs)
     table = mt.accuracy_table(runs)
     assert "t 95%" in table.splitlines()[0] and "85.0 ± 9.9" in table

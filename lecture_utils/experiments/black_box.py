@@ -261,11 +261,10 @@ def homework_lines(results: dict, histories: dict) -> str:
     lines = []
     for (n, k), acc in results.items():
         expected = HANDOUT[(n, k)]
-        side = "above" if acc.interval.low * 100 > expected else "below"
-        if acc.interval.low * 100 <= expected <= acc.interval.high * 100:
-            side = "within the interval of"
+        low, high = 100 * acc.interval.low, 100 * acc.interval.high
+        where = "lies below" if high < expected else "lies above" if low > expected else "contains"
         lines.append(
-            f"N={n} K={k}: {acc}  handout ~{expected}%: {side} it "
+            f"N={n} K={k}: {acc}  the interval {where} the handout's ~{expected}% "
             f"({histories[(n, k)].steps[-1]} steps at this setting)"
         )
     return "\n".join(lines)

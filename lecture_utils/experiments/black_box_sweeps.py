@@ -94,6 +94,33 @@ def q3_findings(rows: dict[str, Q3Row]) -> str:
     )
 
 
+def q3_answer(rows: dict[str, Q3Row]) -> str:
+    """Q3 answered in sentences chosen by the verdicts of the paired comparisons."""
+
+    def gap(a: Q3Row, b: Q3Row) -> tuple[float, str]:
+        d = stats.paired_difference(a.accuracy.per_task, b.accuracy.per_task)
+        return 100 * d.mean, stats.verdict(d)
+
+    whole = [r for k, r in rows.items() if k.startswith("h over")]
+    per_class = [r for k, r in rows.items() if k.startswith("h per class")]
+    plain, shortcut = rows["hypernet W,b, no shortcut"], rows["hypernet W,b + prototype"]
+    best_whole = max(whole, key=lambda r: r.accuracy.mean)
+    small, large = min(per_class, key=lambda r: r.phi), max(per_class, key=lambda r: r.phi)
+    pooled, pooled_verdict = gap(small, best_whole)
+    weights, weights_verdict = gap(plain, large)
+    prototype, prototype_verdict = gap(shortcut, plain)
+    says = {"holds": "helps", "contradicted": "hurts", "inconclusive": "makes no clear difference"}
+    return "\n".join(
+        [
+            f"Pooling per class {says[pooled_verdict]}: {small.phi} numbers of per-class context "
+            f"vs the best h over all of D_tr ({best_whole.phi} numbers): {pooled:+.1f} points.",
+            f"Using phi as the weights of a head instead of a context read by a shared network "
+            f"{says[weights_verdict]} ({plain.phi} vs {large.phi} numbers): {weights:+.1f} points.",
+            f"The prototype shortcut {says[prototype_verdict]}: {prototype:+.1f} points.",
+        ]
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # c. Q2: how many meta-training classes
 # --------------------------------------------------------------------------------------------

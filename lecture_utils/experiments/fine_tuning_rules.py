@@ -247,12 +247,16 @@ def hyperparameter_selection(
 
 def surgical(
     state: dict[str, torch.Tensor], targets: dict[int, Target], layers: dict[str, object],
-    lrs: Sequence[float], seeds: Sequence[int], desc: str,
+    lrs: Sequence[float], seeds: Sequence[int], desc: str, recipe: Recipe | None = None,
+    device: torch.device | str | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, float]]:  # fmt: skip
-    """Tune only ``layers[name]`` (head kept), each arm at its own best rate of ``lrs``
-    (the same rule for every arm). Returns ``({arm: scores}, {arm: chosen lr})``."""
+    """Tune only ``layers[name]`` (head kept) with ``recipe``, each arm at its own best rate of
+    ``lrs`` (the same rule for every arm). Returns ``({arm: scores}, {arm: chosen lr})``."""
+    recipe = recipe or Recipe()
     arms = {
-        (name, lr): arm(state, targets, Recipe(lr=lr, trainable=chosen, reinit_head=False))
+        (name, lr): arm(
+            state, targets, replace(recipe, lr=lr, trainable=chosen, reinit_head=False), device
+        )
         for name, chosen in layers.items()
         for lr in lrs
     }
@@ -362,10 +366,11 @@ def plot_selection(selection: dict[str, dict[str, list[float]]], k: int):
 
 def fine_tuning_lab(
     state: dict[str, torch.Tensor], target: Target, scratch_state: dict[str, torch.Tensor],
-    steps: int = 60, curve_every: int = 6,
+    steps: int = 60, curve_every: int = 6, seed: int = 0,
+    device: torch.device | str | None = None,
 ) -> tuple[object, Callable[[], object]]:  # fmt: skip
     """Widgets to pick trainable layers, learning rate, per-layer divisor and steps; "run"
-    fine-tunes (seed 0) and draws its test curve beside training from scratch.
+    fine-tunes (with ``seed``) and draws its test curve beside training from scratch.
 
     Returns ``(widget, run)``; call ``run()`` to run once without clicking.
     """
@@ -384,11 +389,11 @@ def fine_tuning_lab(
             print("Tick at least one layer to train.")
             return None
         recipe = Recipe(lr=lr.value, steps=n_steps.value, trainable=chosen, factor=factor.value)
-        res = run_recipe(state, target, recipe, curve_every=curve_every)
+        res = run_recipe(state, target, recipe, seed, device, curve_every)
         if n_steps.value not in scratch:
             base = Recipe(lr=3e-3, steps=n_steps.value)
             scratch[n_steps.value] = run_recipe(
-                scratch_state, target, base, curve_every=curve_every
+                scratch_state, target, base, seed, device, curve_every
             )
         fig, ax = plt.subplots(figsize=(6, 3.2))
         label = "+".join(LAYER_NAMES[i] for i in chosen)
@@ -397,7 +402,9 @@ def fine_tuning_lab(
         ax.plot(base.curve_steps, [100 * v for v in base.curve], "s--", color="gray",
                 label="from scratch")  # fmt: skip
         ax.set(xlabel="fine-tuning step", ylabel="test accuracy (%)", ylim=(0, 100))
-        ax.set_title(f"{target.name}: lr {lr.value:.1e}, ÷{factor.value:.1f} per layer (seed 0)")
+        ax.set_title(
+            f"{target.name}: lr {lr.value:.1e}, ÷{factor.value:.1f} per layer (seed {seed})"
+        )
         ax.legend()
         ax.grid(alpha=0.3)
         plt.show()

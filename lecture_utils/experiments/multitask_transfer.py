@@ -351,11 +351,11 @@ def forgetting_report(experiments: dict[str, Runs], shots: int) -> str:
         steps, curves = e.curves("finetune", shots, "B")
         before, after = [c[0] for c in curves], [c[-1] for c in curves]
         mean = torch.tensor(curves).mean(0).tolist()
-        change = paired_text(after, before) if len(curves) > 1 else "(one seed: no interval)"
+        drop = paired_text(before, after) if len(curves) > 1 else "(one seed: no interval)"
         lines += [
             f"{label}: A {interval_cell(e.values('finetune', shots, 'A'))}%, "
             f"B {interval_cell(before)}% before -> {interval_cell(after)}% after",
-            f"  B after minus before: {change}",
+            f"  drop on B (before - after): {drop}",
             "  B (mean %) at step "
             + ", ".join(f"{s}: {100 * v:.1f}" for s, v in zip(steps, mean, strict=True)),
         ]
@@ -416,7 +416,7 @@ def closing_verdict(runs: Runs, weight: float = 0.5) -> str:
 def build_controls(
     tasks: TwoTasks, budget: Budget, seeds: Sequence[int] = (0,),
     default_shots: Sequence[int] = (1, 5), weight: float = 0.5,
-    runner: Callable[..., Runs] = run_experiment,
+    runner: Callable[..., Runs] = run_experiment, device: torch.device | str | None = None,
 ):  # fmt: skip
     """A panel: pick shots per class and methods, press Run, see the new figure and table.
 
@@ -439,7 +439,7 @@ def build_controls(
             print("Pick at least one method and one shot count.")
             return None
         runs = runner(tasks, shots, methods, seeds=seeds, budget=budget, weight=weight,
-                      track_forgetting=False)  # fmt: skip
+                      track_forgetting=False, device=device)  # fmt: skip
         plot_accuracy_vs_shots(runs, weight=weight)
         plt.show()
         print(summary_table(runs, max(shots), weight=weight))
