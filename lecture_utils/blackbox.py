@@ -243,13 +243,9 @@ class FeedforwardAverage(BlackBoxModel):
     phi_description = "context vector: mean of g(x, y) over D_train"
 
     def __init__(
-        self,
-        encoder: nn.Module,
-        feature_dim: int,
-        n_way: int = 5,
-        context_dim: int = 128,
+        self, encoder: nn.Module, feature_dim: int, n_way: int = 5, context_dim: int = 128,
         hidden: int = 256,
-    ) -> None:
+    ) -> None:  # fmt: skip
         super().__init__(encoder, feature_dim, n_way)
         _check_widths(context_dim=context_dim, hidden=hidden)
         self.context_dim = context_dim
@@ -307,14 +303,9 @@ class AttentionModel(BlackBoxModel):
     phi_description = "the N*K attended support tokens (d_model numbers each)"
 
     def __init__(
-        self,
-        encoder: nn.Module,
-        feature_dim: int,
-        n_way: int = 5,
-        d_model: int = 128,
-        heads: int = 4,
-        depth: int = 2,
-    ) -> None:
+        self, encoder: nn.Module, feature_dim: int, n_way: int = 5, d_model: int = 128,
+        heads: int = 4, depth: int = 2,
+    ) -> None:  # fmt: skip
         super().__init__(encoder, feature_dim, n_way)
         _check_widths(d_model=d_model, heads=heads, depth=depth)
         if d_model % heads:
