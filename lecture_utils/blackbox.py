@@ -1,4 +1,4 @@
-"""Black-box adaptation: four model families that read a labelled support set and classify queries.
+"""Black-box adaptation: five model families that read a labelled support set and classify queries.
 
 Every model computes ``phi = f_theta(D_train)`` and then ``y = g_phi(x)`` in one forward pass,
 with the same interface and the episode sampler's flat shapes::
@@ -21,6 +21,8 @@ The families and what ``phi`` is in each:
 3. :class:`AttentionModel` (small transformer): phi = the attended support tokens
    (N·K vectors the queries read).
 4. :class:`HyperNetwork`: phi = the full weight matrix and bias of a linear classifier head.
+5. :class:`~lecture_utils.snail.SNAIL` (temporal convolutions + attention): phi = the
+   activations at the support positions that each query's sequence reads.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from torch import nn
 from .convnet import ConvTrunk
 from .training import seeded_init
 
-FAMILIES = ("lstm", "feedforward", "attention", "hypernet")
+FAMILIES = ("lstm", "feedforward", "attention", "hypernet", "snail")
 VARIANTS = ("class_context",)  # built by build_model too (the Q3 comparison of notebook 04)
 
 
@@ -401,7 +403,7 @@ def build_model(
     seed: int = 0,
     **kwargs: object,
 ) -> BlackBoxModel:
-    """One of the four families with a fresh encoder (``"conv"``, ``"pixels"``, ``"features"``).
+    """One of the five families with a fresh encoder (``"conv"``, ``"pixels"``, ``"features"``).
 
     The initial weights are fixed by ``seed`` (the global RNG is left untouched). ``kwargs`` go
     to the model (e.g. ``context_dim=8`` for ``"feedforward"``).
@@ -420,8 +422,11 @@ def build_model(
             return AttentionModel(enc, dim, n_way, **kwargs)
         if family == "class_context":
             return ClassContext(enc, dim, **kwargs)
+        if family == "snail":
+            return SNAIL(enc, dim, n_way, **kwargs)
         return HyperNetwork(enc, dim, **kwargs)
 
 
 # The per-class pooling models live in class_pooling.py (kept importable from here).
 from .class_pooling import ClassContext, NearestClassMean  # noqa: E402, F401
+from .snail import SNAIL  # noqa: E402, F401

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -75,7 +76,10 @@ class RegressionBlackBox(nn.Module):
 
     phi_description = ""
 
-    def __init__(self, x_dim: int, y_dim: int, gaussian: bool, min_sigma: float) -> None:
+    def __init__(
+        self, x_dim: int = 1, y_dim: int = 1, gaussian: bool = False, min_sigma: float = 0.01
+    ) -> None:
+        """``gaussian=True`` adds a sigma output (floored at ``min_sigma``) for the NLL."""
         super().__init__()
         self.x_dim, self.y_dim, self.gaussian, self.min_sigma = x_dim, y_dim, gaussian, min_sigma
         self.out_dim = 2 * y_dim if gaussian else y_dim
@@ -120,15 +124,10 @@ class NeuralProcess(RegressionBlackBox):
     phi_description = "context vector: the mean of e(x, y) over D_train"
 
     def __init__(
-        self,
-        x_dim: int = 1,
-        y_dim: int = 1,
-        context_dim: int = 64,
-        hidden: int = 64,
-        gaussian: bool = True,
-        min_sigma: float = 0.01,
+        self, x_dim: int = 1, y_dim: int = 1, context_dim: int = 64, hidden: int = 64, **io: Any
     ) -> None:
-        super().__init__(x_dim, y_dim, gaussian, min_sigma)
+        """``io``: ``gaussian`` (default True here) and ``min_sigma``, as in the base class."""
+        super().__init__(x_dim, y_dim, **{"gaussian": True, **io})
         self.context_dim = context_dim
         self.encoder = mlp([x_dim + y_dim, hidden, hidden, context_dim])
         self.decoder = mlp([x_dim + context_dim, hidden, hidden, self.out_dim])
@@ -155,16 +154,11 @@ class AttentionRegressor(RegressionBlackBox):
     phi_description = "the K attended support tokens of every layer (d_model numbers each)"
 
     def __init__(
-        self,
-        x_dim: int = 1,
-        y_dim: int = 1,
-        d_model: int = 64,
-        heads: int = 4,
-        depth: int = 2,
-        gaussian: bool = False,
-        min_sigma: float = 0.01,
-    ) -> None:
-        super().__init__(x_dim, y_dim, gaussian, min_sigma)
+        self, x_dim: int = 1, y_dim: int = 1, d_model: int = 64, heads: int = 4, depth: int = 2,
+        **io: Any,
+    ) -> None:  # fmt: skip
+        """``io``: ``gaussian`` and ``min_sigma``, as in the base class."""
+        super().__init__(x_dim, y_dim, **io)
         self.d_model = d_model
         self.tokenize = mlp([x_dim + y_dim + 1, d_model, d_model])
         self.blocks = nn.ModuleList(AttentionBlock(d_model, heads) for _ in range(depth))
@@ -194,15 +188,9 @@ class LSTMRegressor(RegressionBlackBox):
 
     phi_description = "the LSTM state (h, c) after reading the (x, y) pairs of D_train"
 
-    def __init__(
-        self,
-        x_dim: int = 1,
-        y_dim: int = 1,
-        hidden: int = 64,
-        gaussian: bool = False,
-        min_sigma: float = 0.01,
-    ) -> None:
-        super().__init__(x_dim, y_dim, gaussian, min_sigma)
+    def __init__(self, x_dim: int = 1, y_dim: int = 1, hidden: int = 64, **io: Any) -> None:
+        """``io``: ``gaussian`` and ``min_sigma``, as in the base class."""
+        super().__init__(x_dim, y_dim, **io)
         self.hidden = hidden
         self.lstm = nn.LSTM(x_dim + y_dim + 1, hidden, batch_first=True)
         self.readout = mlp([hidden, hidden, self.out_dim])

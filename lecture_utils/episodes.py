@@ -34,8 +34,9 @@ Counting images: one task holds ``N*K`` support + ``N*Q`` query images, ``N*(K+Q
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from typing import TypeVar
 
 import torch
 
@@ -96,8 +97,30 @@ def split_by_alphabet(
     return ClassSplit(alphabets=alphabets, indices=indices)
 
 
+BatchT = TypeVar("BatchT", bound="TaskBatch")
+
+
+class TaskBatch:
+    """Shared by every meta-batch dataclass whose fields all have the tasks on axis 0."""
+
+    def _map(self: BatchT, fn: Callable[[torch.Tensor], torch.Tensor]) -> BatchT:
+        return type(self)(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
+
+    def to(self: BatchT, device: torch.device | str) -> BatchT:
+        """Every field moved to ``device``."""
+        return self._map(lambda t: t.to(device))
+
+    def task(self: BatchT, b: int) -> BatchT:
+        """Task ``b`` alone, as a meta-batch of one."""
+        return self._map(lambda t: t[b : b + 1])
+
+    def tasks(self: BatchT, start: int, stop: int) -> BatchT:
+        """Tasks ``start..stop-1`` as a smaller meta-batch."""
+        return self._map(lambda t: t[start:stop])
+
+
 @dataclass
-class Episode:
+class Episode(TaskBatch):
     """One meta-batch in the flat layout; see the module docstring for every shape."""
 
     support_x: torch.Tensor
@@ -106,13 +129,6 @@ class Episode:
     query_y: torch.Tensor
     classes: torch.Tensor
     rotations: torch.Tensor
-
-    def to(self, device: torch.device | str) -> Episode:
-        return Episode(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
-    def task(self, b: int) -> Episode:
-        """Task ``b`` alone, as a meta-batch of one."""
-        return Episode(**{f.name: getattr(self, f.name)[b : b + 1] for f in fields(self)})
 
 
 @dataclass

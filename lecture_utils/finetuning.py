@@ -27,6 +27,7 @@ from torch import nn
 
 from . import convnet, runtime, store, training, transforms
 from .labelled import LabelledImages, accuracy
+from .lr_range import lr_range_test, pick_lr  # noqa: F401 (the LR range test lives there)
 
 SHIFTS = ("none", "invert", "blur")
 
@@ -309,7 +310,8 @@ class Recipe:
     trained throughout; ``schedule``: ``None``, ``"top_down"`` or ``"bottom_up"`` gradual
     unfreezing (head first, one more block every ``unfreeze_every`` steps); ``lp_steps``: LP-FT
     (head alone at ``lp_lr`` first, then every layer); ``factor``: per-layer lr divisor from the
-    head's ``lr`` down, or ``trunk_lr``: one rate for every block (the head keeps ``lr``)."""
+    head's ``lr`` down, or ``trunk_lr``: one rate for every block (the head keeps ``lr``);
+    ``warmup``: steps of linear warm-up from ``lr/warmup`` (:func:`training.lr_factor`)."""
 
     lr: float = 3e-3
     steps: int = 60
@@ -322,6 +324,7 @@ class Recipe:
     lp_lr: float = 1e-2
     reinit_head: bool = True
     trunk_lr: float | None = None
+    warmup: int = 0
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.steps < 1 or self.factor <= 0 or (self.trunk_lr or 1) <= 0:
@@ -332,8 +335,9 @@ class Recipe:
             raise ValueError(
                 f"schedule must be None, 'top_down' or 'bottom_up', got {self.schedule!r}."
             )
-        if not 0 <= self.lp_steps < self.steps:
-            raise ValueError(f"lp_steps={self.lp_steps} must be in 0..steps-1={self.steps - 1}.")
+        if not 0 <= self.lp_steps < self.steps or not 0 <= self.warmup < self.steps - self.lp_steps:
+            raise ValueError(f"need 0 <= lp_steps ({self.lp_steps}) and 0 <= warmup "
+                             f"({self.warmup}), together fewer than steps ({self.steps}).")  # fmt: skip
 
 
 @dataclass
@@ -437,8 +441,9 @@ def fine_tune(
             group["lr"] = recipe.trunk_lr
     groups = groups[first:]
     log = training.train(
-        run, data, steps=recipe.steps - offset, param_groups=groups, on_step=on_step, **common
-    )
+        run, data, steps=recipe.steps - offset, param_groups=groups, on_step=on_step,
+        warmup=recipe.warmup, **common,
+    )  # fmt: skip
     result.curve += log.eval_values
     result.curve_steps += [offset + s for s in log.eval_steps]
     result.scores = [accuracy(run, d) for d in evals]

@@ -152,14 +152,17 @@ class OmniglotData:
 
     @property
     def num_characters(self) -> int:
+        """C: the classes (characters) in this subset."""
         return self.images.shape[0]
 
     @property
     def num_drawers(self) -> int:
+        """20: every character was drawn once by each of 20 people."""
         return self.images.shape[1]
 
     @property
     def image_size(self) -> int:
+        """S: the side of every decoded image, in pixels."""
         return self.images.shape[-1]
 
     @property

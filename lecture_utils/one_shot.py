@@ -103,11 +103,13 @@ class OneShotRun:
 
     @property
     def n_way(self) -> int:
-        return self.train_images.shape[0]
+        """N: one training image per class."""
+        return len(self.train_images)
 
     @property
     def image_size(self) -> int:
-        return self.train_images.shape[-1]
+        """The side of every image, in pixels."""
+        return int(self.train_images.size(-1))
 
 
 def _decode_png(path: Path, image_size: int | None) -> np.ndarray:

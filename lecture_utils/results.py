@@ -137,6 +137,17 @@ def interval_table(
     return text_table([first, *columns], body)
 
 
+def steps_to_reach(
+    eval_steps: Sequence[int], values: Sequence[float], threshold: float
+) -> int | None:
+    """The first evaluated step whose value is at least ``threshold``; ``None`` if never."""
+    if len(eval_steps) != len(values):
+        raise ValueError(f"{len(eval_steps)} steps but {len(values)} values: one per step.")
+    if any(b <= a for a, b in zip(eval_steps, eval_steps[1:], strict=False)):
+        raise ValueError("eval_steps must increase.")
+    return next((int(s) for s, v in zip(eval_steps, values, strict=True) if v >= threshold), None)
+
+
 def paired_text(a: Sequence[float], b: Sequence[float], scale: float = 100.0) -> str:
     """``"+45.2 ± 3.1 points (paired t 95%, n=3): holds"`` for ``a - b`` seed by seed."""
     diff = stats.paired_difference(a, b)

@@ -33,6 +33,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from .episodes import TaskBatch
+
 AMPLITUDE_RANGE = (0.1, 5.0)
 PHASE_RANGE = (0.0, math.pi)
 X_RANGE = (-5.0, 5.0)
@@ -68,7 +70,7 @@ def points_per_meta_batch(batch_size: int, k_shot: int, n_query: int) -> int:
 
 
 @dataclass
-class RegressionEpisode:
+class RegressionEpisode(TaskBatch):
     """One meta-batch of regression tasks; see the module docstring for the shapes."""
 
     support_x: torch.Tensor
@@ -77,19 +79,6 @@ class RegressionEpisode:
     query_y: torch.Tensor
     amplitude: torch.Tensor
     phase: torch.Tensor
-
-    def to(self, device: torch.device | str) -> RegressionEpisode:
-        return RegressionEpisode(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
-    def task(self, b: int) -> RegressionEpisode:
-        """Task ``b`` alone, as a meta-batch of one."""
-        return RegressionEpisode(**{f.name: getattr(self, f.name)[b : b + 1] for f in fields(self)})
-
-    def tasks(self, start: int, stop: int) -> RegressionEpisode:
-        """Tasks ``start..stop-1`` as a smaller meta-batch."""
-        return RegressionEpisode(
-            **{f.name: getattr(self, f.name)[start:stop] for f in fields(self)}
-        )
 
     def with_support(self, k_shot: int) -> RegressionEpisode:
         """The same tasks and queries with only the first ``k_shot`` support points."""

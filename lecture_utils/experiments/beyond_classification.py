@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import torch
@@ -53,14 +54,17 @@ def sine_counts(settings: list[tuple[int, int, int]], seed: int = 0) -> list[dic
     rows = []
     for B, K, Q in settings:
         ep = SineTasks("meta_train", K, Q, B, seed=seed, device="cpu").sample()
-        b, k, q = ep.support_x.shape[0], ep.support_x.shape[1], ep.query_x.shape[1]
-        rows.append(
-            {"task family": f"sine, {K}-shot Q={Q}", "B": b, "support/task": k,
-             "query/task": q, "items/task": k + q, "items/meta-batch": b * (k + q),
-             "support_x": tuple(ep.support_x.shape), "support_y": tuple(ep.support_y.shape),
-             "query_x": tuple(ep.query_x.shape)}
-        )  # fmt: skip
+        rows.append(_count_row(f"sine, {K}-shot Q={Q}", ep))
     return rows
+
+
+def _count_row(family: str, ep: object) -> dict[str, object]:
+    """Counts and shapes read off one sampled meta-batch (any episode with the four fields)."""
+    b, k, q = ep.support_x.shape[0], ep.support_x.shape[1], ep.query_x.shape[1]
+    return {"task family": family, "B": b, "support/task": k, "query/task": q,
+            "items/task": k + q, "items/meta-batch": b * (k + q),
+            "support_x": tuple(ep.support_x.shape), "support_y": tuple(ep.support_y.shape),
+            "query_x": tuple(ep.query_x.shape)}  # fmt: skip
 
 
 def image_counts(settings: list[tuple[int, int, int, int]], seed: int = 0) -> list[dict]:
@@ -72,13 +76,7 @@ def image_counts(settings: list[tuple[int, int, int, int]], seed: int = 0) -> li
     pool, rows = torch.zeros(242, 20, 28, 28), []
     for B, N, K, Q in settings:
         ep = EpisodeSampler(pool, n_way=N, k_shot=K, n_query=Q, batch_size=B, seed=seed).sample()
-        b, k, q = ep.support_x.shape[0], ep.support_x.shape[1], ep.query_x.shape[1]
-        rows.append(
-            {"task family": f"images, {N}-way {K}-shot Q={Q}", "B": b, "support/task": k,
-             "query/task": q, "items/task": k + q, "items/meta-batch": b * (k + q),
-             "support_x": tuple(ep.support_x.shape), "support_y": tuple(ep.support_y.shape),
-             "query_x": tuple(ep.query_x.shape)}
-        )  # fmt: skip
+        rows.append(_count_row(f"images, {N}-way {K}-shot Q={Q}", ep))
     return rows
 
 
@@ -100,6 +98,21 @@ def train_steps(
     )
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How meta-training draws tasks: B new waves per step, Q queries, K drawn from a range."""
+
+    batch_size: int = 32
+    n_query: int = 20
+    k_range: tuple[int, int] = (1, 20)
+
+    def tasks(self, seed: int, device: torch.device | str) -> SineTasks:
+        """The meta-training task sampler these settings describe."""
+        return SineTasks(
+            "meta_train", self.k_range, self.n_query, self.batch_size, seed=seed, device=device
+        )
+
+
 def meta_train(
     family: str,
     *,
@@ -107,15 +120,13 @@ def meta_train(
     seed: int = 0,
     device: torch.device | str = "cpu",
     lr: float = 3e-3,
-    batch_size: int = 32,
-    n_query: int = 20,
-    k_range: tuple[int, int] = (1, 20),
+    sampling: Sampling = Sampling(),
     progress: str | bool = True,
 ) -> tuple[br.RegressionBlackBox, training.TrainLog]:
-    """Meta-train one family on sine tasks: each step, B new waves with K in ``k_range``."""
+    """Meta-train one family on sine tasks: each step, B new waves with K in a range."""
     with training.seeded_init(seed):
         model = br.build_regressor(family, **OPTIONS[family]).to(device)
-    tasks = SineTasks("meta_train", k_range, n_query, batch_size, seed=seed, device=device)
+    tasks = sampling.tasks(seed, device)
 
     def loss_at(step: int) -> torch.Tensor:
         ep = tasks.sample()
@@ -131,9 +142,7 @@ def pretrain_pooled(
     seed: int = 0,
     device: torch.device | str = "cpu",
     lr: float = 3e-3,
-    batch_size: int = 32,
-    n_query: int = 20,
-    k_range: tuple[int, int] = (1, 20),
+    sampling: Sampling = Sampling(),
     progress: str | bool = "pretraining on pooled tasks",
 ) -> tuple[br.MLPRegressor, training.TrainLog]:
     """The transfer baseline: an MLP fitted to the (x, y) of the same meta-batches, pooled.
@@ -142,7 +151,7 @@ def pretrain_pooled(
     """
     with training.seeded_init(seed):
         net = br.MLPRegressor().to(device)
-    tasks = SineTasks("meta_train", k_range, n_query, batch_size, seed=seed, device=device)
+    tasks = sampling.tasks(seed, device)
 
     def loss_at(step: int) -> torch.Tensor:
         ep = tasks.sample()

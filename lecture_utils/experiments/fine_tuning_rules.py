@@ -188,10 +188,11 @@ def run_recipe(
 
 def arm(
     state: dict[str, torch.Tensor], targets: dict[int, Target], recipe: Recipe,
-    device: torch.device | str | None = None,
+    device: torch.device | str | None = None, part: int = 0,
 ) -> Callable[[int], float]:  # fmt: skip
-    """One arm of an experiment: seed -> test accuracy of ``recipe`` on ``targets[seed]``."""
-    return lambda s: run_recipe(state, targets[s], recipe, seed=s, device=device).scores[0]
+    """One arm of an experiment: seed -> accuracy of ``recipe`` on ``targets[seed]``'s test
+    drawers (``part=0``) or fresh drawers (``part=1``)."""
+    return lambda s: run_recipe(state, targets[s], recipe, seed=s, device=device).scores[part]
 
 
 def run_arms(
@@ -212,37 +213,6 @@ def run_arms(
 def best(sweep: dict) -> object:
     """The key of ``sweep`` (``{key: [score per seed]}``) with the highest mean."""
     return max(sweep, key=lambda k: sum(sweep[k]) / len(sweep[k]))
-
-
-def hyperparameter_selection(
-    state: dict[str, torch.Tensor], target: Target, configs: dict[str, Recipe], k: int,
-    seed: int = 0, device: torch.device | str | None = None,
-) -> dict[str, dict[str, object]]:  # fmt: skip
-    """Pick a config two ways; report what each believes and what it gets on fresh drawers.
-
-    ``"test set"``: best on ``target.test``, reporting that test score. ``"k-fold CV"``: best
-    mean validation score over ``k`` drawer-grouped folds of ``target.train``, reporting that.
-    Both then score the chosen config on ``target.fresh`` (never used for any choice).
-    """
-    if target.fresh is None:
-        raise ValueError("hyperparameter_selection needs target.fresh (untouched drawers).")
-    full = {n: run_recipe(state, target, r, seed, device).scores for n, r in configs.items()}
-    folds = finetuning.kfold_indices(target.train, k)
-    cv = {}
-    for name, recipe in configs.items():
-        scores = [
-            run_recipe(
-                state, target, recipe, seed, device, train=finetuning.subset(target.train, tr),
-                evaluate=[finetuning.subset(target.train, va)],
-            ).scores[0]
-            for tr, va in folds
-        ]  # fmt: skip
-        cv[name] = sum(scores) / len(scores)
-    by_test, by_cv = max(full, key=lambda n: full[n][0]), max(cv, key=lambda n: cv[n])
-    return {
-        "test set": {"config": by_test, "reported": full[by_test][0], "fresh": full[by_test][1]},
-        "k-fold CV": {"config": by_cv, "reported": cv[by_cv], "fresh": full[by_cv][1]},
-    }
 
 
 def surgical(
@@ -272,29 +242,37 @@ def surgical(
 
 @dataclass
 class Finding:
-    """A rule's arm against the alternative, on the same seeds and splits."""
+    """A rule's arm against the alternative, on the same seeds and splits. Scores are
+    accuracies (shown in %, differences in pp) unless ``unit`` says otherwise (e.g. steps,
+    ``scale=1``); ``lower_is_better`` turns the difference into alternative - arm."""
 
     rule: str
     arm: str
     scores: list[float]
     alternative: str
     alternative_scores: list[float]
+    unit: str = "pp"
+    scale: float = 100.0
+    lower_is_better: bool = False
 
     @property
     def difference(self) -> stats.Interval:
-        return stats.paired_difference(self.scores, self.alternative_scores)
+        pair = (self.alternative_scores, self.scores)
+        return stats.paired_difference(*(pair if self.lower_is_better else pair[::-1]))
 
     @property
     def verdict(self) -> str:
         return stats.verdict(self.difference)
 
     def row(self) -> list[str]:
-        d = self.difference
+        d, unit = self.difference, "%" if self.unit == "pp" else f" {self.unit}"
+        cell = lambda v: f"{interval_cell(v, self.scale)}{unit}"  # noqa: E731
+        sign = "alternative - arm: " if self.lower_is_better else ""
         return [
             self.rule,
-            f"{self.arm}: {interval_cell(self.scores)} %",
-            f"{self.alternative}: {interval_cell(self.alternative_scores)} %",
-            f"{100 * d.mean:+.1f} ± {100 * d.half_width:.1f} pp",
+            f"{self.arm}: {cell(self.scores)}",
+            f"{self.alternative}: {cell(self.alternative_scores)}",
+            f"{sign}{self.scale * d.mean:+.1f} ± {self.scale * d.half_width:.1f} {self.unit}",
             self.verdict,
         ]
 
@@ -335,27 +313,6 @@ def plot_sweep(sweeps: dict[str, dict[float, list[float]]], title: str, mark: fl
            xlabel="fine-tuning learning rate (head; Adam)")  # fmt: skip
     ax.set_title(f"{title}\n(mean, t 95% interval over {n} seeds)", fontsize=10)
     ax.legend(fontsize=8)
-    return fig
-
-
-def plot_selection(selection: dict[str, dict[str, list[float]]], k: int):
-    """What each selection procedure reports vs what its pick scores on fresh drawers."""
-    import matplotlib.pyplot as plt
-
-    from ..results import mean_and_half_width
-
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    for j, part in enumerate(["reported", "fresh"]):
-        for i, how in enumerate(selection):
-            mean, half = mean_and_half_width(selection[how][part])
-            ax.bar(3 * i + j, 100 * mean, yerr=100 * half, capsize=4, color=f"C{j}",
-                   label=part if i == 0 else None)  # fmt: skip
-    ax.set_xticks([0.5, 3.5], ["picked on the test set", f"picked by {k}-fold CV"])
-    ax.set(ylabel="accuracy (%)", ylim=(0, 100))
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    n = len(next(iter(selection.values()))["fresh"])
-    ax.set_title(f"Reported vs fresh-drawer accuracy (mean, t 95% over {n} seeds)", fontsize=10)
     return fig
 
 
