@@ -276,7 +276,7 @@ def prediction_grid(
     models: dict[str, nn.Module], episode: RegressionEpisode, tasks: list[int], ks: list[int]
 ) -> Figure:
     """Rows: K; columns: meta-test waves ``tasks``; every model on the same support points."""
-    fig, axes = plt.subplots(len(ks), len(tasks), figsize=(3.6 * len(tasks), 2.9 * len(ks)))
+    fig, axes = plt.subplots(len(ks), len(tasks), figsize=(3.0 * len(tasks), 2.5 * len(ks)), dpi=80)
     for i, k in enumerate(ks):
         for j, t in enumerate(tasks):
             ep = episode.task(t).with_support(k)
@@ -327,7 +327,7 @@ class AdaptExplorer:
     def draw(self, amplitude: float, phase: float, k_shot: int, seed: int) -> None:
         gen = torch.Generator().manual_seed(seed)
         ep = make_episode(torch.tensor([amplitude]), torch.tensor([phase]), k_shot, 1, gen)
-        fig, ax = plt.subplots(figsize=(8, 3.6))
+        fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=80)
         draw_task(ax, self.models, ep, legend=True)
         plt.show()
 
