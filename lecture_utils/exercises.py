@@ -10,7 +10,9 @@ A stub that still raises ``NotImplementedError`` fails the check ("not implement
 | notebook | check | the student writes |
 |---|---|---|
 | 01 | :func:`check_joint_loss` | ``weight·CE_A + (1-weight)·CE_B`` |
+| 01 | :func:`check_freeze_trunk` | a linear probe: trunk frozen, head trainable |
 | 02 | :func:`check_param_groups` | one optimiser group per layer, ``lr = top_lr / factor**depth`` |
+| 02 | :func:`check_warmup_factor` | the linear warm-up factor ``(step + 1) / warmup``, then 1 |
 | 03 | :func:`check_label_permutation` | a fresh random label permutation per task |
 | 03 | :func:`check_one_hot_layout` | the homework's one-hot labels ``[B, K+Q, N, N]`` |
 | 03 | :func:`check_images_per_meta_batch` | Q1: ``B·N·(K+Q)`` |
@@ -328,6 +330,45 @@ def check_param_groups(student_fn: Callable) -> None:
     _ok(name, "one group per layer, learning rates top_lr / factor**depth")
 
 
+def reference_freeze_trunk(model: nn.Module) -> None:
+    model.trunk.requires_grad_(False)
+    model.head.requires_grad_(True)
+
+
+def check_freeze_trunk(student_fn: Callable) -> None:
+    """A linear probe: after the call the trunk is frozen and the head trains (any start)."""
+    name = getattr(student_fn, "__name__", "your function")
+    for start in (True, False):  # a fresh model, then one whose every parameter was frozen
+        model = nn.Module()
+        model.trunk, model.head = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)), nn.Linear(4, 2)
+        _call(student_fn, name, model.requires_grad_(start))
+        trunk = [p.requires_grad for p in model.trunk.parameters()]
+        head = [p.requires_grad for p in model.head.parameters()]
+        if any(trunk) or not all(head):
+            raise AssertionError(f"{name}: trunk requires_grad {trunk}, head {head}; expected "
+                                 "all False for the trunk and all True for the head.")  # fmt: skip
+    _ok(name, "trunk frozen, head trainable")
+
+
+def reference_warmup_factor(step: int, warmup: int) -> float:
+    return (step + 1) / warmup if step < warmup else 1.0
+
+
+def check_warmup_factor(student_fn: Callable) -> None:
+    """Linear warm-up ``(step + 1) / warmup``, then 1 (:func:`training.lr_factor`, constant)."""
+    name = getattr(student_fn, "__name__", "your function")
+    for warmup in (4, 1, 0, 10):
+        got = [float(_call(student_fn, name, step, warmup)) for step in range(12)]
+        want = [reference_warmup_factor(step, warmup) for step in range(12)]
+        if not all(math.isclose(g, w, abs_tol=1e-9) for g, w in zip(got, want, strict=True)):
+            raise AssertionError(
+                f"{name}: with warmup={warmup}, steps 0..11 give {[round(g, 3) for g in got]}, "
+                f"expected {[round(w, 3) for w in want]}: step is 0-based, start at 1/warmup "
+                "(a factor of 0 wastes a step), rise linearly to 1, then stay at 1."
+            )
+    _ok(name, "linear warm-up from 1/warmup to 1, then constant")
+
+
 def reference_gaussian_nll(
     y: torch.Tensor, mean: torch.Tensor, sigma: torch.Tensor
 ) -> torch.Tensor:
@@ -392,16 +433,9 @@ def check_pair_context(student_fn: Callable) -> None:
     _ok(name, "φ = mean of e([x, y]) over D_train, order-invariant")
 
 
+_NAMES = """label_permutation one_hot_layout images_per_meta_batch mann_inputs query_loss
+average_context joint_loss param_groups freeze_trunk warmup_factor gaussian_nll pair_context"""
 CHECKS: dict[str, tuple[Callable, Callable]] = {
-    "label_permutation": (check_label_permutation, reference_label_permutation),
-    "one_hot_layout": (check_one_hot_layout, reference_one_hot_layout),
-    "images_per_meta_batch": (check_images_per_meta_batch, reference_images_per_meta_batch),
-    "mann_inputs": (check_mann_inputs, reference_mann_inputs),
-    "query_loss": (check_query_loss, reference_query_loss),
-    "average_context": (check_average_context, reference_average_context),
-    "joint_loss": (check_joint_loss, reference_joint_loss),
-    "param_groups": (check_param_groups, reference_param_groups),
-    "gaussian_nll": (check_gaussian_nll, reference_gaussian_nll),
-    "pair_context": (check_pair_context, reference_pair_context),
+    name: (globals()[f"check_{name}"], globals()[f"reference_{name}"]) for name in _NAMES.split()
 }
 """name -> (check, reference): every check passes with its reference."""

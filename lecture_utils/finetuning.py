@@ -9,8 +9,8 @@ Everything works on :meth:`convnet.Classifier.layers` (``block1 .. blockN, head`
   (:func:`unfreeze_schedule`, :func:`gradual_unfreezing`);
 - per-layer learning rates: :func:`layer_learning_rates`, :func:`discriminative_param_groups`;
 - data: shifts (:func:`invert`, :func:`blur`, :func:`permute_labels`), :func:`kfold_indices`;
-- pretraining (:func:`pretrain`), trained once and cached (:func:`pretrained_classifier`);
-- one fine-tuning run of a :class:`Recipe` (:func:`fine_tune`), budgets in optimiser steps.
+- pretraining (:func:`pretrain`), cached (:func:`pretrained_classifier`); one fine-tuning run
+  of a :class:`Recipe` (:func:`fine_tune`), in steps; the LR range test (:mod:`lr_range`).
 """
 
 from __future__ import annotations
@@ -336,8 +336,8 @@ class Recipe:
                 f"schedule must be None, 'top_down' or 'bottom_up', got {self.schedule!r}."
             )
         if not 0 <= self.lp_steps < self.steps or not 0 <= self.warmup < self.steps - self.lp_steps:
-            raise ValueError(f"need 0 <= lp_steps ({self.lp_steps}) and 0 <= warmup "
-                             f"({self.warmup}), together fewer than steps ({self.steps}).")  # fmt: skip
+            msg = f"lp_steps={self.lp_steps}, warmup={self.warmup}: >= 0, sum < {self.steps} steps"
+            raise ValueError(msg)
 
 
 @dataclass

@@ -88,7 +88,9 @@ def pick_lr(lrs: Sequence[float], losses: Sequence[float], rule: str = "min_over
         raise ValueError("the loss was not finite for the first 3 steps: lower lr_min.")
     if rule == "steepest":
         logs = [math.log(r) for r in lrs[: len(curve)]]
-        slopes = [(curve[i + 1] - curve[i]) / (logs[i + 1] - logs[i]) for i in range(len(curve) - 1)]
+        slopes = [
+            (curve[i + 1] - curve[i]) / (logs[i + 1] - logs[i]) for i in range(len(curve) - 1)
+        ]
         return float(lrs[min(range(len(slopes)), key=slopes.__getitem__)])
     best = min(range(len(curve)), key=curve.__getitem__)
     return float(max(lrs[0], lrs[best] / 10))

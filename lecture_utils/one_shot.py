@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lecture_utils import omniglot
+from lecture_utils import omniglot, runtime
 
 ALL_RUNS_ZIP = "all_runs.zip"
 ONE_SHOT_BASE_URL = f"{omniglot.BASE_URL}/one-shot-classification"
@@ -334,10 +334,8 @@ def evaluate_one_shot_runs(
         runs = load_one_shot_runs(runs_dir, image_size)
     if not runs:
         raise ValueError("No runs to evaluate.")
-    from tqdm.auto import tqdm
-
     predictions, errors = [], []
-    for run in tqdm(runs, desc="one-shot runs", leave=False, disable=not progress):
+    for run in runtime.progress(runs, desc="one-shot runs", disable=not progress):
         with torch.no_grad():
             pred = _check_predictions(predict(run.train_images, run.test_images), run)
         predictions.append(pred)

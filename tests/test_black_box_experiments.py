@@ -39,7 +39,8 @@ STAGES = [(2, 1, 2), (3, 1, 2), (4, 1, 2), (5, 1, 2)]
 def test_families_table_and_homework_settings(setup: bb.Setup) -> None:
     assert not setup.pretrained.loaded and "4 steps" in bb.describe_pretraining(setup)
     run = bb.train_families(setup, steps=3, lstm_stages=STAGES, eval_every=2)
-    assert run.steps == {"lstm": 8, "feedforward": 3, "attention": 3, "hypernet": 3}
+    assert run.steps == {"lstm": 8, "feedforward": 3, "attention": 3, "hypernet": 3, "snail": 3}
+    assert run.models["snail"].max_support == bb.FAMILY_OPTIONS["snail"]["max_support"]
     assert len(run.histories["lstm"]) == 4 and set(run.snapshots) == {s[:2] for s in STAGES}
     ncm = bb.blackbox.NearestClassMean(torch.nn.Flatten(), setup.bank.feature_dim)
     baseline = setup.evaluate(ncm)
@@ -76,6 +77,42 @@ def test_q2_sweep_summarises_over_seeds(setup: bb.Setup) -> None:
     assert len(pixels) == 8 and set(contaminated) == {5, 10}
     text = sweeps.q2_lines(pixels, contaminated, [5, 10], [0, 1])
     assert "t 95%" in text and "paired over seeds" in text
+    last = sweeps.q2_last_step(pixels, [5, 10], [0, 1])
+    assert last.count("10 - 5 characters") == 2 and "verdict" in last
+    assert "no interval" in sweeps.q2_last_step(pixels, [5, 10], [0])
     mean, half = sweeps.seed_summary([0.5, 0.7])
     assert mean == pytest.approx(0.6) and half > 0.1
     assert sweeps.seed_summary([0.4]) == (0.4, 0.0)
+
+
+def test_q2_last_step_verdicts_follow_the_paired_difference() -> None:
+    seeds = [0, 1, 2]
+    rising = {
+        (r, n, s): n / 100 + 0.001 * s for r in (False, True) for n in (50, 60) for s in seeds
+    }
+    assert sweeps.q2_last_step(rising, [50, 60], seeds).count("still rising") == 2
+    flat = {(r, n, s): 0.5 + 0.01 * ((n + s) % 3) for r in (False, True) for n in (50, 60)
+            for s in seeds}  # fmt: skip
+    assert "no clear rise" in sweeps.q2_last_step(flat, [50, 60], seeds)
+
+
+def test_raw_pixel_mann_is_the_homework_model(setup: bb.Setup) -> None:
+    model, history, result = bb.raw_pixel_mann(setup, steps=3, eval_every=2)
+    assert model.hidden == 128 and model.max_way == 2 and model.logit_scale == 1.0
+    assert model.layer1.input_size == S * S + 2  # 784 + N for 28 px images
+    assert isinstance(model.norm, torch.nn.Identity) and history.steps[-1] == 3
+    assert len(result.per_task) == setup.n_test
+    again = bb.raw_pixel_mann(setup, steps=3, eval_every=2)[2]
+    assert again.mean == result.mean  # seeded
+    text = bb.raw_mann_lines(result, history, result, chance=0.5)
+    assert "after 3 steps" in text and "chance (50%)" in text and "t 95%" in text
+
+
+def test_notebook_04_experiment_modules_do_not_import_each_other() -> None:
+    import inspect
+    import re
+
+    for module in (bb, sweeps, plots):
+        imports = re.findall(r"^from \.(\w+)", inspect.getsource(module), flags=re.M)
+        assert not imports, f"{module.__name__} imports experiment module(s) {imports}"
+    assert bb.Setup is sweeps.Setup  # both use lecture_utils.black_box_setup

@@ -53,7 +53,7 @@ def test_fewer_classes_than_built_for(family: str) -> None:
     assert model(*episode(n_way=3)).shape == (B, 3 * Q, 3)
 
 
-@pytest.mark.parametrize("family", ["lstm", "feedforward", "attention"])
+@pytest.mark.parametrize("family", ["lstm", "feedforward", "attention", "snail"])
 def test_more_classes_than_built_for_is_a_clear_error(family: str) -> None:
     model = small(family)
     with pytest.raises(ValueError, match="max_way=5"):
@@ -183,3 +183,20 @@ def test_lstm_options_keep_shapes_and_scale_logits() -> None:
     normed = blackbox.build_model("lstm", "pixels", n_way=N, hidden=16, input_norm=True)
     assert normed(sx, sy, qx).shape == (B, N * Q, N)
     assert isinstance(normed.norm, torch.nn.LayerNorm)
+
+
+def test_snail_is_built_by_build_model() -> None:
+    from lecture_utils.snail import SNAIL
+
+    model = blackbox.build_model("snail", "features", feature_dim=12, max_support=6, seed=3)
+    assert isinstance(model, SNAIL) and "snail" in blackbox.FAMILIES
+    again = blackbox.build_model("snail", "features", feature_dim=12, max_support=6, seed=3)
+    for a, b in zip(model.parameters(), again.parameters(), strict=True):
+        torch.testing.assert_close(a, b)  # seeded initialisation
+    gen = torch.Generator().manual_seed(0)
+    sx, qx = torch.randn(2, 6, 12, generator=gen), torch.randn(2, 4, 12, generator=gen)
+    sy = torch.arange(3).repeat(2).expand(2, -1)
+    assert model(sx, sy, qx).shape == (2, 4, 3)
+    assert model.phi_size(3, 2) > 0
+    with pytest.raises(ValueError, match="max_support=6"):
+        model(torch.randn(2, 9, 12), torch.arange(3).repeat(3).expand(2, -1), qx)

@@ -139,6 +139,26 @@ def first_point_context(e, sx, sy):
     return e(torch.cat([sx, sy], dim=-1))[:, 0]
 
 
+def freeze_everything(model):
+    model.requires_grad_(False)
+
+
+def freeze_trunk_only(model):  # forgets that the head may have been frozen before
+    model.trunk.requires_grad_(False)
+
+
+def eval_mode_only(model):
+    model.eval()
+
+
+def warmup_from_zero(step, warmup):
+    return step / warmup if step < warmup else 1.0
+
+
+def warmup_without_cap(step, warmup):
+    return (step + 1) / warmup if warmup else 1.0
+
+
 WRONG = [
     ("label_permutation", fixed_labels, "every task got the same labels"),
     ("label_permutation", global_rng_labels, "global RNG"),
@@ -161,6 +181,11 @@ WRONG = [
     ("param_groups", same_lr_groups, "expected 0.0025"),
     ("param_groups", reversed_lr_groups, "the head"),
     ("param_groups", one_group, "one per layer"),
+    ("freeze_trunk", freeze_everything, "all True for the head"),
+    ("freeze_trunk", freeze_trunk_only, "all True for the head"),
+    ("freeze_trunk", eval_mode_only, "all False for the trunk"),
+    ("warmup_factor", warmup_from_zero, "a factor of 0 wastes a step"),
+    ("warmup_factor", warmup_without_cap, "then stay at 1"),
     ("gaussian_nll", nll_without_constant, "constant"),
     ("gaussian_nll", nll_without_log_sigma, "log σ term is missing"),
     ("gaussian_nll", mse, "differs from the reference"),

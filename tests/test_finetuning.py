@@ -14,6 +14,7 @@ import torch
 from lecture_utils import finetuning as ft
 from lecture_utils import runtime, stats, store, training
 from lecture_utils.experiments import fine_tuning_rules as fr
+from lecture_utils.experiments import fine_tuning_selection as fs
 from lecture_utils.labelled import LabelledImages
 
 
@@ -278,10 +279,16 @@ def test_runners_are_reproducible_and_arms_are_paired() -> None:
     first = fr.run_arms(arms, [0, 1], "x", progress=False)
     again = fr.run_arms(arms, [0, 1], "x", progress=False)
     assert first == again and len(first["a"]) == 2
-    picked = fr.hyperparameter_selection(state, targets[0], {"r": recipe}, k=2, device="cpu")
-    assert picked["test set"]["config"] == picked["k-fold CV"]["config"] == "r"
-    assert picked == fr.hyperparameter_selection(state, targets[0], {"r": recipe}, k=2,
-                                                 device="cpu")  # fmt: skip
+    configs = {"r": recipe, "slow": ft.Recipe(lr=1e-4, steps=3, batch_size=4, trainable=(4,))}
+    picked = fs.hyperparameter_selection(state, targets[0], configs, k=2, device="cpu")
+    assert set(picked) == set(fs.PROCEDURES)
+    assert picked == fs.hyperparameter_selection(state, targets[0], configs, k=2, device="cpu")
+    for res in picked.values():  # the fresh score is the pick's, trained on all of train
+        full = fr.run_recipe(state, targets[0], configs[res["config"]], 0, "cpu").scores
+        assert res["fresh"] == full[1]
+    assert picked["test set"]["reported"] == max(
+        fr.run_recipe(state, targets[0], r, 0, "cpu").scores[0] for r in configs.values()
+    )
 
 
 def test_keeping_the_head_reuses_the_pretraining_rows() -> None:
@@ -311,5 +318,54 @@ def test_sweep_table_and_figures_say_which_interval() -> None:
     assert "t 95%" in table and "55.0 ± 63.5" in table and "n/a" in table
     fig = fr.plot_sweep(sweeps, "title", mark=3e-3)
     assert "t 95%" in fig.axes[0].get_title()
-    selection = {h: {"reported": [0.5, 0.6], "fresh": [0.4, 0.5]} for h in ("test set", "CV")}
-    assert "t 95%" in fr.plot_selection(selection, 5).axes[0].get_title()
+    selection = {h: {"reported": [0.5, 0.6], "fresh": [0.4, 0.5]} for h in fs.PROCEDURES}
+    assert "t 95%" in fs.plot_selection(selection).axes[0].get_title()
+    table = fs.selection_table(selection)
+    assert "+10.0 ± 0.0" in table and "n=2" in table
+
+
+def test_findings_in_steps_where_lower_is_better() -> None:
+    faster = fr.Finding("speed", "ft", [6, 12, 6], "scratch", [60, 48, 54], "steps", 1.0, True)
+    assert faster.verdict == "holds" and faster.difference.mean == 46.0
+    assert "steps" in faster.row()[3] and "%" not in faster.row()[1]
+
+
+def test_recipe_warmup_reaches_the_training_loop(monkeypatch) -> None:
+    seen = []
+    real = training.train
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("warmup", 0))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ft.training, "train", spy)
+    ft.fine_tune(tiny_model(), tiny_data(), ft.Recipe(lr=0.01, steps=4, warmup=3, batch_size=4))
+    assert seen == [3]
+    with pytest.raises(ValueError, match="warmup"):
+        ft.Recipe(steps=4, warmup=4)
+
+
+def test_learning_curves_and_steps_needed() -> None:
+    state = tiny_model(classes=4).state_dict()
+    targets = {s: small_target(s) for s in (0, 1)}
+    recipe = ft.Recipe(lr=0.05, steps=6, batch_size=4)
+    curves = fs.learning_curves({"a": state}, targets, recipe, [0, 1], 2, "cpu", progress=False)
+    steps, per_seed = curves["a"]
+    assert steps == [0, 2, 4, 6] and len(per_seed) == 2
+    needed, missed = fs.steps_needed(curves, threshold=2.0)  # never reached: censored at 6
+    assert needed == {"a": [6, 6]} and missed == {"a": 2}
+    needed, missed = fs.steps_needed(curves, threshold=0.0)
+    assert needed == {"a": [0, 0]} and missed == {"a": 0}
+    fig = fs.plot_learning_curves(curves, 0.5, "t")
+    assert "t 95%" in fig.axes[0].get_title()
+
+
+def test_range_test_on_a_target_leaves_the_state_alone() -> None:
+    state = tiny_model(classes=4).state_dict()
+    before = {k: v.clone() for k, v in state.items()}
+    lrs, losses = fs.range_test(state, small_target(0), lr_min=1e-4, lr_max=1.0, steps=12,
+                                batch_size=4, device="cpu")  # fmt: skip
+    assert len(lrs) == len(losses) == 12
+    assert all(torch.equal(before[k], state[k]) for k in state)
+    fig = fs.plot_range_tests({0: (lrs, losses)}, {0: ft.pick_lr(lrs, losses)})
+    assert "range test" in fig.axes[0].get_title()

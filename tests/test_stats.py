@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from lecture_utils import stats
 
@@ -70,3 +71,19 @@ def test_formatting() -> None:
     assert iv.format(100, unit="%") == "52.8% ± 3.1%"
     assert stats.summarise([0.5, 0.6]).startswith("55.0 ± ")
     assert stats.summarise([0.5]) == "50.0 (n=1)"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_verdict_is_inconclusive_exactly_when_the_interval_contains_zero(seed: int) -> None:
+    """Property: for random paired samples, 'inconclusive' iff 0 is in the 95% interval;
+    otherwise the sign of the interval decides."""
+    gen = torch.Generator().manual_seed(seed)
+    n = int(torch.randint(2, 12, (1,), generator=gen))
+    a = torch.randn(n, generator=gen)
+    b = a + 0.3 * torch.randn(n, generator=gen) + 0.2 * torch.randn(1, generator=gen)
+    iv = stats.paired_difference(a, b)
+    got = stats.verdict(iv)
+    if iv.contains(0.0):
+        assert got == "inconclusive"
+    else:
+        assert got == ("holds" if iv.low > 0 else "contradicted")

@@ -53,7 +53,7 @@ def learning_curves(
         ylabel="meta-val accuracy (%)",
         title="held-out alphabet (LSTM: at each stage's N)",
     )
-    ax_acc.axhline(100 * chance, color="grey", ls=":", label="chance (5-way)")
+    ax_acc.axhline(100 * chance, color="grey", ls=":", label=f"chance ({round(1 / chance)}-way)")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=8)

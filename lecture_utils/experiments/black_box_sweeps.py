@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from .. import blackbox, runtime, stats
+from ..black_box_setup import INTERVAL_NOTE, VERDICT_WORDS, Setup
 from ..convnet import count_parameters
 from ..episodes import ClassSplit
 from ..evaluation import TaskAccuracy, evaluate, fixed_episodes, prediction_change_rate
 from ..meta_training import meta_train
-from .black_box import INTERVAL_NOTE, VERDICT_WORDS, Setup
 
 # --------------------------------------------------------------------------------------------
 # b. Q3: what phi is — one factor at a time
@@ -192,6 +192,30 @@ def q2_lines(pixels: dict, contaminated: dict, counts: Sequence[int], seeds: Seq
         f"contaminated features: {lo} -> {hi} characters moves accuracy {100 * gap:+.1f} points "
         f"from {100 * contaminated[lo]:.1f}% (the encoder had already seen every class)"
     )
+    return "\n".join(lines)
+
+
+def q2_last_step(pixels: dict, counts: Sequence[int], seeds: Sequence[int]) -> str:
+    """Has the curve stopped rising? The last count minus the one before, paired over seeds
+    (t 95%), with a verdict, per curve."""
+    if len(seeds) < 2 or len(counts) < 2:
+        return "(one seed or one count: no interval for the last step of the curve)"
+    a, b = counts[-2], counts[-1]
+    says = {
+        "holds": "still rising: the interval lies above 0",
+        "contradicted": "falling: the interval lies below 0",
+        "inconclusive": "no clear rise: the interval contains 0",
+    }
+    lines = []
+    for rot in (False, True):
+        d = stats.paired_difference(
+            [pixels[(rot, b, s)] for s in seeds], [pixels[(rot, a, s)] for s in seeds]
+        )
+        name = "with rotations   " if rot else "without rotations"
+        lines.append(
+            f"{name} {b} - {a} characters: {d.format(100, 1)} points over {len(seeds)} seeds "
+            f"(verdict '{stats.verdict(d)}': {says[stats.verdict(d)]})"
+        )
     return "\n".join(lines)
 
 

@@ -12,10 +12,17 @@ from collections.abc import Sequence
 
 import torch
 
-from .. import finetuning, runtime
+from .. import finetuning, runtime, stats
 from ..finetuning import Recipe
-from ..results import INTERVAL_NOTE, interval_cell, mean_and_half_width, plot_band, steps_to_reach
-from ..results import text_table
+from ..lr_range import smoothed
+from ..results import (
+    INTERVAL_NOTE,
+    interval_cell,
+    mean_and_half_width,
+    plot_band,
+    steps_to_reach,
+    text_table,
+)
 from .fine_tuning_rules import Target, prepare_model, run_recipe
 
 PROCEDURES = ("test set", "single split", "k-fold CV")
@@ -61,8 +68,6 @@ def hyperparameter_selection(
 
 def selection_table(selection: dict[str, dict[str, list]]) -> str:
     """Per procedure: reported score, fresh-drawer score of its pick, and the optimism."""
-    from .. import stats
-
     rows = []
     for how, res in selection.items():
         diff = stats.paired_difference(res["reported"], res["fresh"])
@@ -82,7 +87,9 @@ def plot_selection(selection: dict[str, dict[str, list[float]]]):
             mean, half = mean_and_half_width(selection[how][part])
             ax.bar(3 * i + j, 100 * mean, yerr=100 * half, capsize=4, color=f"C{j}",
                    label=part if i == 0 else None)  # fmt: skip
-    ax.set_xticks([3 * i + 0.5 for i in range(len(selection))], [f"picked by {h}" for h in selection])
+    ax.set_xticks(
+        [3 * i + 0.5 for i in range(len(selection))], [f"picked by {h}" for h in selection]
+    )
     ax.set(ylabel="accuracy (%)", ylim=(0, 100))
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
@@ -109,11 +116,12 @@ def plot_range_tests(tests: dict[int, tuple[list[float], list[float]]], picks: d
 
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     for i, (seed, (lrs, losses)) in enumerate(tests.items()):
-        curve = finetuning.lr_range.smoothed(losses) if hasattr(finetuning, "lr_range") else None
-        curve = curve or __import__("lecture_utils.lr_range").lr_range.smoothed(losses)
+        curve = smoothed(losses)
         ax.plot(lrs[: len(curve)], curve, color=f"C{i % 10}", alpha=0.7, lw=1)
         ax.axvline(picks[seed], color=f"C{i % 10}", ls=":", lw=1)
-    ax.set(xscale="log", xlabel="learning rate (raised every step)", ylabel="training loss (smoothed)")
+    ax.set(
+        xscale="log", xlabel="learning rate (raised every step)", ylabel="training loss (smoothed)"
+    )
     top = max(max(losses[:5]) for _, losses in tests.values())
     ax.set_ylim(0, 1.5 * top)
     ax.set_title(f"LR range tests, one per seed ({len(tests)}); dotted: picked rate", fontsize=10)

@@ -53,7 +53,7 @@ class Budget:
 
     channels: int = 32
     pretrain_steps: int = 800
-    multitask_steps: int = 200
+    multitask_steps: int = 800  # = pretrain_steps: equal compute (cheaper: with_budget(...))
     adapt_steps: int = 100
     probe_steps: int = 300
     batch_size: int = 48
@@ -285,19 +285,20 @@ def cost_table(tasks: TwoTasks, budget: Budget) -> str:
     full_a = convnet.count_parameters(convnet.Classifier(trunk, n_a))
     multi = convnet.count_parameters(convnet.MultiHeadClassifier(trunk, {"A": n_a, "B": n_b}))
     probe = convnet.count_parameters(nn.Linear(trunk.out_features, n_a))
-    after = "yes: after pretrain"
+    after, b = "yes: after pretrain", budget
+    img = lambda n, batch, on="A": f"{n} steps on {on} ({n * batch:,} images)"  # noqa: E731
     rows = [
-        ["scratch", "no", "no", f"{full_a:,}", f"{budget.adapt_steps} steps on A"],
+        ["scratch", "no", "no", f"{full_a:,}", img(b.adapt_steps, b.adapt_batch_size)],
         ["multitask", f"yes ({len(tasks.source_train)} images)", "no: 1 joint run", f"{multi:,}",
-         f"{budget.multitask_steps} steps on A+B"],
-        ["finetune", "no", after, f"{full_a:,}", f"{budget.adapt_steps} steps on A"],
-        ["linear_probe", "no", after, f"{probe:,}", f"{budget.probe_steps} steps on A"],
+         img(b.multitask_steps, b.batch_size + b.multitask_target_batch, "A+B")],
+        ["finetune", "no", after, f"{full_a:,}", img(b.adapt_steps, b.adapt_batch_size)],
+        ["linear_probe", "no", after, f"{probe:,}", img(b.probe_steps, b.adapt_batch_size)],
     ]  # fmt: skip
     head = ["method", "needs B data when A arrives", "second run", "params trained", "compute"]
     table = text_table(head, [[METHOD_LABELS[r[0]], *r[1:]] for r in rows])
     return table + (
-        f"\n(transfer methods also pay one pretraining run on B: {budget.pretrain_steps} steps, "
-        "done once and reused for every A)"
+        f"\n(transfer also pays one pretraining run on B per seed: {b.pretrain_steps} steps, "
+        f"{b.pretrain_steps * b.batch_size:,} images, reused for every A and shot count)"
     )
 
 
