@@ -34,13 +34,13 @@ Counting images: one task holds ``N*K`` support + ``N*Q`` query images, ``N*(K+Q
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import TypeVar
 
 import torch
 
 from .omniglot import OmniglotData
+from .task_batch import TaskBatch
 from .transforms import rotation_classes
 
 SPLITS = ("train", "val", "test")
@@ -95,28 +95,6 @@ def split_by_alphabet(
     alphabets = {s: chosen[s] for s in SPLITS}
     indices = {s: [i for a in alphabets[s] for i in data.character_indices(a)] for s in SPLITS}
     return ClassSplit(alphabets=alphabets, indices=indices)
-
-
-BatchT = TypeVar("BatchT", bound="TaskBatch")
-
-
-class TaskBatch:
-    """Shared by every meta-batch dataclass whose fields all have the tasks on axis 0."""
-
-    def _map(self: BatchT, fn: Callable[[torch.Tensor], torch.Tensor]) -> BatchT:
-        return type(self)(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
-
-    def to(self: BatchT, device: torch.device | str) -> BatchT:
-        """Every field moved to ``device``."""
-        return self._map(lambda t: t.to(device))
-
-    def task(self: BatchT, b: int) -> BatchT:
-        """Task ``b`` alone, as a meta-batch of one."""
-        return self._map(lambda t: t[b : b + 1])
-
-    def tasks(self: BatchT, start: int, stop: int) -> BatchT:
-        """Tasks ``start..stop-1`` as a smaller meta-batch."""
-        return self._map(lambda t: t[start:stop])
 
 
 @dataclass

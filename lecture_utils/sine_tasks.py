@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .episodes import TaskBatch
+from .task_batch import TaskBatch
 
 AMPLITUDE_RANGE = (0.1, 5.0)
 PHASE_RANGE = (0.0, math.pi)

@@ -166,9 +166,9 @@ MUTATIONS: list[Mutation] = [
     ),
     m(
         "episode-to-ignores-device",
-        "lecture_utils/episodes.py",
-        "return Episode(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})",
-        "return Episode(**{f.name: getattr(self, f.name) for f in fields(self)})",
+        "lecture_utils/task_batch.py",
+        "        return self._map(lambda t: t.to(device))",
+        "        return self._map(lambda t: t)",
         "tests/test_episodes.py::test_device_placement",
     ),
     # -- black-box models that ignore the support labels or images ------------------------------
