@@ -34,7 +34,8 @@ import slides  # noqa: E402
 EPISODES = NOTEBOOK_DIR / "03_episodes.ipynb"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # jupyterlab-rise's standalone app (<= 0.43.1) lacks @jupyterlab/console in its shared scope, so
-# the ipywidgets 8 manager cannot load there: https://github.com/jupyterlab-contrib/rise/issues/119
+# jupyterlab_widgets >= 3.0.11 cannot load there (jupyterlab-contrib/rise#119); pyproject.toml pins
+# jupyterlab_widgets 3.0.10, which does not need it. This message means the pin was lost.
 RISE_WIDGETS_BUG = "Shared module @jupyterlab/console doesn't exist in shared scope"
 
 
@@ -93,8 +94,10 @@ def test_rise_slideshow_renders_figures_and_widgets(
             body = deck.page.locator("body").inner_text()
             assert WIDGET_ERROR not in body, f"'{WIDGET_ERROR}' shown in the slideshow"
             widgets = slide.locator(".jupyter-widgets")
-            if not widgets.count() and any(RISE_WIDGETS_BUG in m for m in deck.console):
-                pytest.xfail("jupyterlab-rise cannot load ipywidgets 8 (rise#119)")
+            assert not any(RISE_WIDGETS_BUG in m for m in deck.console), (
+                "the widget manager did not load in RISE (rise#119): install "
+                "jupyterlab-widgets<3.0.11 as pinned in pyproject.toml"
+            )
             widgets.first.wait_for(state="visible")
             assert slide.locator(".widget-slider").count() == 4
         finally:
