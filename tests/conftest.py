@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    import torch
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+# The agreed notebooks, in order. Every one must exist and no other may: when a notebook joins
+# the collection, add its name here in the same change (test_notebook_hygiene checks it).
+EXPECTED_NOTEBOOKS = [
+    "00_start_here.ipynb",
+    "01_multitask_vs_transfer.ipynb",
+    "02_fine_tuning_rules.ipynb",
+    "03_episodes.ipynb",
+    "04_black_box_adaptation.ipynb",
+    "05_beyond_classification.ipynb",
+]
+PATTERN_SIZE = 16  # side of the synthetic images of the ``images`` fixture
 
 # Set before any kernel starts, so nbval's notebook kernels inherit them too.
 os.environ.setdefault("LECTURE_DEVICE", "cpu")
@@ -49,6 +64,19 @@ def real_data() -> Path:
     if not path.is_dir():
         skip_or_fail(f"OMNIGLOT_DIR={folder} is not a directory")
     return path
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    """12 synthetic 'characters' x 20 drawers of ``PATTERN_SIZE`` pixels: each class is a noisy
+    copy of its own pattern. A test file that defines its own ``images`` fixture (as
+    test_episodes.py and test_input_validation.py do) overrides this one."""
+    import torch  # here, so that tests without torch do not pay for importing it
+
+    S = PATTERN_SIZE
+    gen = torch.Generator().manual_seed(0)
+    prototypes = (torch.rand(12, 1, S, S, generator=gen) > 0.5).float()
+    return (prototypes + 0.3 * torch.rand(12, 20, S, S, generator=gen)).clamp(0, 1)
 
 
 @pytest.fixture

@@ -11,6 +11,12 @@ Typical use in a test::
             cell = nb.cell_with(".widget-dropdown")
             nb.wait_for_change(cell.locator(".widget-output"), lambda: nb.select(cell, "Greek"))
 
+or, for the usual start (stage, serve, open, run all) in one step::
+
+    staged = stage_notebook(src, tmp_path / "root")
+    with notebook_run_in_lab(staged, tmp_path / "home") as (nb, status):
+        assert not status["errors"]
+
 Everything JupyterLab writes (config, data, runtime, settings, workspaces) goes to a temporary
 folder; the notebook is copied there with its outputs cleared, so the repository's stored
 outputs are never touched and everything asserted was produced by this run. Never downloads a
@@ -414,6 +420,23 @@ RISE_DECK_JS = """() => {
   return {slides: top.length, leaves: leaves.length};
 }"""
 PRESENT = ".reveal .slides section.present:not(:has(section.present))"
+
+
+@contextmanager
+def notebook_run_in_lab(
+    staged: Path, home: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[LabNotebook, dict]]:
+    """JupyterLab serving ``staged``'s folder (user folders under ``home``, extra ``env``) and a
+    Chromium page: the notebook is opened and run top to bottom. Yields ``(nb, status)``, the
+    :class:`LabNotebook` (``nb.page``, ``nb.server``) and :meth:`LabNotebook.run_all`'s status;
+    the browser and the server are stopped afterwards."""
+    with (
+        jupyterlab_server(root_dir=staged.parent, home=home, env=env) as server,
+        chromium_page() as page,
+    ):
+        nb = LabNotebook(page, server, staged.name)
+        nb.open()
+        yield nb, nb.run_all()
 
 
 def slide_positions(nb: dict) -> list[tuple[int, int] | None]:

@@ -12,12 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from jupyterlab_browser import (
-    LabNotebook,
-    chromium_page,
-    jupyterlab_server,
-    stage_notebook,
-)
+from jupyterlab_browser import LabNotebook, notebook_run_in_lab, stage_notebook
 
 from conftest import NOTEBOOK_DIR
 
@@ -43,15 +38,8 @@ def test_explorer_renders_redraws_and_shows_errors(
     stored = EPISODES.read_bytes()
     staged = stage_notebook(EPISODES, tmp_path / "root")
     shot_dir = Path(os.environ.get("BROWSER_SCREENSHOT_DIR", tmp_path))
-    with (
-        jupyterlab_server(
-            root_dir=staged.parent, home=tmp_path / "home", env={"LECTURE_FAST_MODE": "1"}
-        ) as server,
-        chromium_page() as page,
-    ):
-        nb = LabNotebook(page, server, staged.name)
-        nb.open()
-        status = nb.run_all()
+    fast = {"LECTURE_FAST_MODE": "1"}
+    with notebook_run_in_lab(staged, tmp_path / "home", env=fast) as (nb, status):
         explorer = nb.cell_with(".widget-slider")
         try:
             assert not status["errors"], "\n".join(status["errors"])

@@ -8,17 +8,11 @@ import pytest
 import torch
 from scipy import stats as scipy_stats
 
+from conftest import PATTERN_SIZE
 from lecture_utils import blackbox, evaluation
 from lecture_utils.episodes import Episode, EpisodeSampler
 
-S = 16
-
-
-@pytest.fixture
-def images() -> torch.Tensor:
-    gen = torch.Generator().manual_seed(0)
-    prototypes = (torch.rand(12, 1, S, S, generator=gen) > 0.5).float()
-    return (prototypes + 0.3 * torch.rand(12, 20, S, S, generator=gen)).clamp(0, 1)
+S = PATTERN_SIZE  # the `images` fixture (conftest.py)
 
 
 def sampler(images: torch.Tensor, **kwargs) -> EpisodeSampler:

@@ -7,17 +7,11 @@ import math
 import pytest
 import torch
 
+from conftest import PATTERN_SIZE
 from lecture_utils import blackbox, feature_bank, runtime
 from lecture_utils.episodes import EpisodeSampler
 
-S = 16
-
-
-@pytest.fixture
-def images() -> torch.Tensor:
-    gen = torch.Generator().manual_seed(0)
-    prototypes = (torch.rand(12, 1, S, S, generator=gen) > 0.5).float()
-    return (prototypes + 0.3 * torch.rand(12, 20, S, S, generator=gen)).clamp(0, 1)
+S = PATTERN_SIZE  # the `images` fixture (conftest.py)
 
 
 def linear_encoder(out: int) -> torch.nn.Module:

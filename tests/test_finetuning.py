@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
+from lecture_utils import fine_tuning_runs as ftr
 from lecture_utils import finetuning as ft
 from lecture_utils import runtime, stats, store, training
 from lecture_utils.experiments import fine_tuning_rules as fr
@@ -264,7 +265,7 @@ def test_target_split_keeps_fresh_drawers_apart() -> None:
     assert torch.equal(shifted.train.x, target.train.x) and "permute" in shifted.name
 
 
-def small_target(seed: int) -> fr.Target:
+def small_target(seed: int) -> ftr.Target:
     return fr.target_split(coded_images(), [0, 1, 2], "t", shots=4, test_per_class=6, seed=seed)
 
 
@@ -284,20 +285,26 @@ def test_runners_are_reproducible_and_arms_are_paired() -> None:
     assert set(picked) == set(fs.PROCEDURES)
     assert picked == fs.hyperparameter_selection(state, targets[0], configs, k=2, device="cpu")
     for res in picked.values():  # the fresh score is the pick's, trained on all of train
-        full = fr.run_recipe(state, targets[0], configs[res["config"]], 0, "cpu").scores
+        full = ftr.run_recipe(state, targets[0], configs[res["config"]], 0, "cpu").scores
         assert res["fresh"] == full[1]
     assert picked["test set"]["reported"] == max(
-        fr.run_recipe(state, targets[0], r, 0, "cpu").scores[0] for r in configs.values()
+        ftr.run_recipe(state, targets[0], r, 0, "cpu").scores[0] for r in configs.values()
     )
 
 
 def test_keeping_the_head_reuses_the_pretraining_rows() -> None:
     model = tiny_model(classes=5)
-    target = fr.Target("t", tiny_data(), tiny_data(), head_rows=[4, 0, 2])
-    kept = fr.prepare_model(model.state_dict(), target, reinit_head=False, seed=0)
+    target = ftr.Target("t", tiny_data(), tiny_data(), head_rows=[4, 0, 2])
+    kept = ftr.prepare_model(model.state_dict(), target, reinit_head=False, seed=0)
     assert torch.equal(kept.head.weight, model.head.weight[[4, 0, 2]])
-    fresh = fr.prepare_model(model.state_dict(), target, reinit_head=True, seed=0)
+    fresh = ftr.prepare_model(model.state_dict(), target, reinit_head=True, seed=0)
     assert fresh.head.out_features == 3 and not torch.equal(fresh.head.weight, kept.head.weight)
+
+
+def test_rules_module_re_exports_the_run_building_blocks() -> None:
+    """Notebook 02 calls ``fr.run_recipe`` and ``fr.prepare_model``; they live in ftr."""
+    assert fr.Target is ftr.Target
+    assert fr.prepare_model is ftr.prepare_model and fr.run_recipe is ftr.run_recipe
 
 
 def test_findings_print_verdicts_from_paired_intervals() -> None:

@@ -10,18 +10,11 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
+from conftest import PATTERN_SIZE
 from lecture_utils import blackbox, meta_training, runtime, store, training
 from lecture_utils.episodes import Episode, EpisodeSampler
 
-S = 16
-
-
-@pytest.fixture
-def images() -> torch.Tensor:
-    """12 synthetic 'characters' x 20 drawers: each class is a noisy copy of its own pattern."""
-    gen = torch.Generator().manual_seed(0)
-    prototypes = (torch.rand(12, 1, S, S, generator=gen) > 0.5).float()
-    return (prototypes + 0.3 * torch.rand(12, 20, S, S, generator=gen)).clamp(0, 1)
+S = PATTERN_SIZE  # the `images` fixture (conftest.py)
 
 
 @pytest.fixture

@@ -11,18 +11,11 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-# The agreed notebooks, in order. Every one must exist and no other may: when a notebook joins
-# the collection (next: "05_beyond_classification.ipynb"), add its name here in the same change.
-EXPECTED_NOTEBOOKS = [
-    "00_start_here.ipynb",
-    "01_multitask_vs_transfer.ipynb",
-    "02_fine_tuning_rules.ipynb",
-    "03_episodes.ipynb",
-    "04_black_box_adaptation.ipynb",
-    "05_beyond_classification.ipynb",
-]
+from conftest import EXPECTED_NOTEBOOKS, NOTEBOOK_DIR, REPO_ROOT
+
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+# EXPECTED_NOTEBOOKS (conftest.py): the agreed notebooks, in order; when a notebook joins the
+# collection, add its name there in the same change.
 ABSOLUTE_PATH = re.compile(
     r"(/root/|/home/|/Users/|/tmp/|/work/|/private/var/|[A-Za-z]:\\\\Users\\\\|"
     + re.escape(str(REPO_ROOT))

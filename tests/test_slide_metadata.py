@@ -11,20 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOK_DIR, REPO_ROOT
+from conftest import EXPECTED_NOTEBOOKS, NOTEBOOK_DIR, REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import slide_metadata as sm  # noqa: E402
 
-# Notebooks whose slides are final; add the others once their text settles.
-WITH_SLIDES = [
-    "00_start_here.ipynb",
-    "01_multitask_vs_transfer.ipynb",
-    "02_fine_tuning_rules.ipynb",
-    "03_episodes.ipynb",
-    "04_black_box_adaptation.ipynb",
-    "05_beyond_classification.ipynb",
-]
+# Notebooks whose slides are final: all the agreed ones. A new notebook whose text has not
+# settled yet is left out here until it has (e.g. ``[n for n in EXPECTED_NOTEBOOKS if ...]``).
+WITH_SLIDES = list(EXPECTED_NOTEBOOKS)
 
 
 @pytest.mark.parametrize("name", WITH_SLIDES)

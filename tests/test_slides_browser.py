@@ -15,10 +15,9 @@ import nbformat
 import pytest
 from jupyterlab_browser import (
     WIDGET_ERROR,
-    LabNotebook,
     RiseDeck,
     chromium_page,
-    jupyterlab_server,
+    notebook_run_in_lab,
     offline_page,
     slide_positions,
     stage_notebook,
@@ -66,19 +65,12 @@ def test_rise_slideshow_renders_figures_and_widgets(
     figure_at = positions[first_cell_with(stored, "image/png")]
     widget_at = positions[first_cell_with(stored, WIDGET_MIME)]
     staged = stage_notebook(EPISODES, tmp_path / "root")
-    with (
-        jupyterlab_server(
-            root_dir=staged.parent, home=tmp_path / "home", env={"LECTURE_FAST_MODE": "1"}
-        ) as server,
-        chromium_page() as page,
-    ):
-        nb = LabNotebook(page, server, staged.name)
-        nb.open()
-        status = nb.run_all()
+    fast = {"LECTURE_FAST_MODE": "1"}
+    with notebook_run_in_lab(staged, tmp_path / "home", env=fast) as (nb, status):
         assert not status["errors"], "\n".join(status["errors"])
         nb.command("docmanager:save")  # RISE presents the saved notebook, on the same kernel
 
-        deck = RiseDeck(page, server, staged.name)
+        deck = RiseDeck(nb.page, nb.server, staged.name)
         try:
             assert deck.open() == expected_deck(stored)
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
-from torch import nn
 
-from .. import convnet, finetuning, runtime, stats, training
+from .. import finetuning, runtime, stats
+from ..fine_tuning_runs import Target, prepare_model, run_recipe  # noqa: F401 (used by notebook 02)
 from ..finetuning import FineTuneResult, Recipe
 from ..labelled import LabelledImages, drawer_split
 from ..results import INTERVAL_NOTE, interval_cell, plot_intervals, text_table
@@ -26,30 +26,8 @@ SOURCES = ("omniglot", "inverted", "none")
 
 
 # --------------------------------------------------------------------------------------------
-# Targets: a new alphabet, or pretraining classes under a shift
+# Targets (:class:`fine_tuning_runs.Target`): a new alphabet, or pretraining classes under a shift
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    """A fine-tuning problem: few-shot ``train``, ``test`` and ``fresh`` (untouched) drawers.
-
-    ``head_rows[i]`` is the pretraining class of target label ``i`` when the label space is
-    the pretraining one (so the old head can be kept); ``None`` for a new label space.
-    """
-
-    name: str
-    train: LabelledImages
-    test: LabelledImages
-    fresh: LabelledImages | None = None
-    head_rows: list[int] | None = None
-
-    def describe(self) -> str:
-        fresh = f", {len(self.fresh)} fresh" if self.fresh is not None else ""
-        return (
-            f"{self.name}: {self.train.num_classes} classes, {len(self.train)} train, "
-            f"{len(self.test)} test{fresh} images"
-        )
 
 
 def split_per_class(
@@ -120,7 +98,7 @@ def shift_target(target: Target, kind: str, seed: int = 0) -> Target:
 
 
 # --------------------------------------------------------------------------------------------
-# Pretrained sources and one fine-tuning run
+# Pretrained sources and the arms of an experiment
 # --------------------------------------------------------------------------------------------
 
 
@@ -144,46 +122,6 @@ def pretrained_sources(
             how[name] = "loaded from cache" if loaded else "trained now"
         states[name] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return states, how
-
-
-def prepare_model(
-    state: dict[str, torch.Tensor], target: Target, reinit_head: bool, seed: int
-) -> convnet.Classifier:
-    """Load ``state`` and fit the head to ``target``: re-initialised (seeded), or kept (the
-    pretraining rows ``target.head_rows``, else rows ``0..n-1`` for a new label space)."""
-    pre_classes, channels = state["head.weight"].shape
-    n = target.train.num_classes
-    model = finetuning.new_classifier(pre_classes, channels, seed)
-    model.load_state_dict(state)
-    if reinit_head:
-        with training.seeded_init(seed):
-            model.reset_head(n)
-        return model
-    rows = target.head_rows if target.head_rows is not None else list(range(n))
-    if len(rows) != n or max(rows) >= pre_classes:
-        raise ValueError(f"cannot keep a {pre_classes}-class head for {n} target classes.")
-    head = nn.Linear(channels, n)
-    with torch.no_grad():
-        head.weight.copy_(model.head.weight[rows])
-        head.bias.copy_(model.head.bias[rows])
-    model.head = head
-    return model
-
-
-def run_recipe(
-    state: dict[str, torch.Tensor], target: Target, recipe: Recipe, seed: int = 0,
-    device: torch.device | str | None = None, curve_every: int | None = None,
-    train: LabelledImages | None = None, evaluate: Sequence[LabelledImages] | None = None,
-) -> FineTuneResult:  # fmt: skip
-    """Fine-tune a copy of ``state`` on ``target.train`` (or ``train``); scores on
-    ``target.test`` and ``target.fresh`` (or on ``evaluate``, e.g. a validation fold)."""
-    model = prepare_model(state, target, recipe.reinit_head, seed)
-    if evaluate is None:
-        evaluate = [d for d in (target.test, target.fresh) if d is not None]
-    return finetuning.fine_tune(
-        model, target.train if train is None else train, recipe, evaluate=evaluate,
-        curve_every=curve_every, seed=seed, device=device,
-    )  # fmt: skip
 
 
 def arm(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from .. import finetuning, runtime, stats
+from ..fine_tuning_runs import Target, prepare_model, run_recipe
 from ..finetuning import Recipe
 from ..lr_range import smoothed
 from ..results import (
@@ -23,7 +24,6 @@ from ..results import (
     steps_to_reach,
     text_table,
 )
-from .fine_tuning_rules import Target, prepare_model, run_recipe
 
 PROCEDURES = ("test set", "single split", "k-fold CV")
 
