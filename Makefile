@@ -13,7 +13,7 @@ LINT_DIRS := $(wildcard lecture_utils tests notebooks benchmarks scripts)
 INPLACE ?=
 NOTEBOOKS ?=
 
-.PHONY: lab test run outputs lint mutate install clean-venv slides student
+.PHONY: lab test run outputs lint mutate install clean-venv slides student bench
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -41,6 +41,11 @@ slides: $(STAMP)
 # Student versions (student/, git-ignored): solutions replaced by stubs, exercise outputs cleared.
 student: $(STAMP)
 	$(PY) scripts/make_student.py $(NOTEBOOKS)
+
+# The black-box recipe at full budget (~12 min on 2 cores): prints its figures and stores them in
+# benchmarks/results/black_box.json, which notebook 04 shows. BENCH_ARGS=... passes options.
+bench: $(STAMP)
+	$(PY) benchmarks/bench_black_box.py $(BENCH_ARGS)
 
 # Plant known bugs one at a time in a temporary copy and check that the tests catch each one.
 mutate: $(STAMP)

@@ -20,20 +20,27 @@ nearest class mean on the trained encoder. Every number is seeded (``--seed``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import blackbox, episodes, omniglot, runtime, stats, training, transforms
+from lecture_utils import blackbox, episodes, omniglot, runtime, stats, store, training, transforms
 from lecture_utils.evaluation import evaluate, fixed_episodes
+
+RESULTS = Path(__file__).resolve().parent / "results" / "black_box.json"
 
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=2000, help="optimiser steps (one episode each)")
-    p.add_argument("--image-size", type=int, default=28, help="pixels per side (8-105)")
+    p.add_argument("--image-size", type=int, default=56, help="pixels per side (8-105)")
+    p.add_argument(
+        "--stem-stride", type=int, default=2, help="stride of the first conv (2: 56 px costs ~28)"
+    )
     p.add_argument("--train-way", type=int, default=60, help="classes per training episode")
     p.add_argument("--queries", type=int, default=5, help="queries per class in training")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
@@ -42,6 +49,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--test-tasks", type=int, default=1000, help="5-way 1-shot test tasks")
     p.add_argument("--runs", type=int, default=200, help="20-way tasks per meta-test alphabet")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    p.add_argument(
+        "--out", type=Path, default=RESULTS, help="JSON file for the figures (notebook 04 shows it)"
+    )
     return p.parse_args()
 
 
@@ -90,10 +100,10 @@ def main() -> None:
     data = omniglot.load_omniglot(image_size=args.image_size)
     split = episodes.split_by_alphabet(data, seed=0)
     chars = split["train"] + split["val"]
-    with training.seeded_init(args.seed):
-        model = blackbox.build_model(
-            "hypernet", "conv", image_size=args.image_size, channels=64, seed=args.seed
-        )
+    model = blackbox.build_model(
+        "hypernet", "conv", image_size=args.image_size, channels=64,
+        stem_stride=args.stem_stride, seed=args.seed,
+    )  # fmt: skip
     seconds, cpu_seconds, loss = train(model, data, chars, args)
     model.eval()
     ncm = blackbox.NearestClassMean(model.encoder, model.encoder.out_features).eval()
@@ -101,7 +111,25 @@ def main() -> None:
         data.images, split["test"], n_way=5, k_shot=1, n_query=5, batch_size=100, seed=123
     )
     tasks = fixed_episodes(test, args.test_tasks)
-    print(f"load average {os.getloadavg()[0]:.2f}, torch threads {torch.get_num_threads()}")
+    result = {
+        "recipe": (
+            f"hypernetwork with the prototype shortcut on a conv-64 encoder, end to end from "
+            f"{args.image_size} px pixels (first conv stride {args.stem_stride}); "
+            f"{args.train_way}-way 1-shot episodes with {args.queries} queries per class, every "
+            f"rotation a new class, affine strength {args.augment}, Adam, cosine from {args.lr}"
+        ),
+        "steps": args.steps,
+        "train_seconds": round(seconds, 1),
+        "train_cpu_seconds": round(cpu_seconds, 1),
+        "final_loss": round(loss, 4),
+        "train_alphabets": split.alphabets["train"] + split.alphabets["val"],
+        "train_classes": 4 * len(chars),
+        "load_average": round(os.getloadavg()[0], 2),
+        "torch_threads": torch.get_num_threads(),
+        "seed": args.seed,
+        "models": {},
+    }
+    print(f"load average {result['load_average']:.2f}, torch threads {result['torch_threads']}")
     print(
         f"trained {args.steps} steps ({args.train_way}-way 1-shot, {args.queries} queries/class, "
         f"{4 * len(chars)} rotated classes, {args.image_size} px) in {seconds:.0f} s "
@@ -109,12 +137,20 @@ def main() -> None:
     )
     for name, m in (("hypernetwork (black box)", model), ("NCM on its encoder", ncm)):
         acc = evaluate(m, tasks, args.test_tasks)
+        row = {"five_way": [100 * acc.mean, 100 * acc.ci95], "five_way_tasks": args.test_tasks}
         print(f"{name:<26} 5-way 1-shot on {', '.join(split.alphabets['test'])}: {acc}")
         for alphabet in split.alphabets["test"]:
             ids = [c for c in split["test"] if data.alphabets[c] == alphabet]
             err, half = twenty_way_error(m, data, ids, args.runs, seed=321)
+            row[f"twenty_way_error_{alphabet}"] = [err, half]
             print(f"{'':<26} 20-way 1-shot error within {alphabet}: {err:.1f}% ± {half:.1f}%")
-    print(f"total wall time {time.perf_counter() - wall:.0f} s ({runtime.describe()['device']})")
+        result["models"][name] = row
+    result["twenty_way_tasks"] = args.runs
+    result["total_seconds"] = round(time.perf_counter() - wall, 1)
+    print(f"total wall time {result['total_seconds']:.0f} s ({runtime.describe()['device']})")
+    if args.out:
+        store.atomic_write(args.out, lambda p: p.write_text(json.dumps(result, indent=2) + "\n"))
+        print(f"figures written to {args.out.name}")
 
 
 if __name__ == "__main__":

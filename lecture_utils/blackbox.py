@@ -44,16 +44,21 @@ VARIANTS = ("class_context",)  # built by build_model too (the Q3 comparison of 
 
 
 def make_encoder(
-    kind: str, image_size: int = 28, channels: int = 64, feature_dim: int | None = None
+    kind: str,
+    image_size: int = 28,
+    channels: int = 64,
+    feature_dim: int | None = None,
+    stem_stride: int = 1,
 ) -> tuple[nn.Module, int]:
     """An item encoder and its output size.
 
-    ``"conv"``: a fresh :class:`ConvTrunk` (``channels`` features, learned end to end);
+    ``"conv"``: a fresh :class:`ConvTrunk` (``channels`` features, learned end to end; a strided
+    first block with ``stem_stride`` > 1, for large images);
     ``"pixels"``: raw pixels flattened (``image_size**2`` numbers, the homework baseline);
     ``"features"``: precomputed feature vectors of size ``feature_dim``, flattened.
     """
     if kind == "conv":
-        trunk = ConvTrunk(channels=channels)
+        trunk = ConvTrunk(channels=channels, stem_stride=stem_stride)
         return trunk, trunk.out_features
     if kind == "pixels":
         return nn.Flatten(), image_size * image_size
@@ -400,20 +405,22 @@ def build_model(
     image_size: int = 28,
     channels: int = 64,
     feature_dim: int | None = None,
+    stem_stride: int = 1,
     seed: int = 0,
     **kwargs: object,
 ) -> BlackBoxModel:
     """One of the five families with a fresh encoder (``"conv"``, ``"pixels"``, ``"features"``).
 
     The initial weights are fixed by ``seed`` (the global RNG is left untouched). ``kwargs`` go
-    to the model (e.g. ``context_dim=8`` for ``"feedforward"``).
+    to the model (e.g. ``context_dim=8`` for ``"feedforward"``); ``stem_stride`` to the conv
+    encoder.
     """
     if family not in FAMILIES + VARIANTS:
         raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES + VARIANTS)}.")
     if n_way < 2:
         raise ValueError(f"n_way must be at least 2 (a classification task), got {n_way}.")
     with seeded_init(seed):
-        enc, dim = make_encoder(encoder, image_size, channels, feature_dim)
+        enc, dim = make_encoder(encoder, image_size, channels, feature_dim, stem_stride)
         if family == "lstm":
             return MANNLSTM(enc, dim, n_way, **kwargs)
         if family == "feedforward":

@@ -12,10 +12,15 @@ import torch
 from torch import nn
 
 
-def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    """conv 3x3 (padding 1) → BatchNorm → ReLU → max-pool 2x2: halves the spatial size."""
+def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
+    """conv → BatchNorm → ReLU → max-pool 2x2: divides the spatial size by ``2 * stride``.
+
+    ``stride=1``: a 3x3 conv (padding 1). ``stride=s > 1``: a ``(2s+1)``-wide conv with stride
+    ``s``, which reads a large image at full resolution and hands on a small map.
+    """
+    kernel = 3 if stride == 1 else 2 * stride + 1
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.Conv2d(in_channels, out_channels, kernel_size=kernel, stride=stride, padding=kernel // 2),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(),
         nn.MaxPool2d(2),
@@ -23,13 +28,22 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class ConvTrunk(nn.Module):
-    """``depth`` conv blocks then global average pooling: ``[B, 1, S, S] -> [B, channels]``."""
+    """``depth`` conv blocks then global average pooling: ``[B, 1, S, S] -> [B, channels]``.
 
-    def __init__(self, channels: int = 64, depth: int = 4, in_channels: int = 1) -> None:
+    ``stem_stride=2`` makes the first block a strided conv, so a 56x56 image costs about what a
+    28x28 one does while the first filters still see every pixel.
+    """
+
+    def __init__(
+        self, channels: int = 64, depth: int = 4, in_channels: int = 1, stem_stride: int = 1
+    ) -> None:
         super().__init__()
+        if not isinstance(stem_stride, int) or stem_stride < 1:
+            raise ValueError(f"stem_stride must be a whole number >= 1, got {stem_stride!r}.")
         sizes = [in_channels] + [channels] * depth
         self.blocks = nn.ModuleList(
-            conv_block(a, b) for a, b in zip(sizes, sizes[1:], strict=False)
+            conv_block(a, b, stem_stride if i == 0 else 1)
+            for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False))
         )
         self.out_features = channels
 

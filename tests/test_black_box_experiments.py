@@ -116,3 +116,50 @@ def test_notebook_04_experiment_modules_do_not_import_each_other() -> None:
         imports = re.findall(r"^from \.(\w+)", inspect.getsource(module), flags=re.M)
         assert not imports, f"{module.__name__} imports experiment module(s) {imports}"
     assert bb.Setup is sweeps.Setup  # both use lecture_utils.black_box_setup
+
+
+# ---- i. the benchmark recipe's stored figures ----------------------------------------------
+
+
+def test_recipe_report_prints_the_stored_figures(tmp_path) -> None:
+    import json
+
+    figures = {
+        "recipe": "hypernetwork on conv-64",
+        "steps": 1800,
+        "train_seconds": 540.0,
+        "train_alphabets": ["Greek", "Latin"],
+        "train_classes": 200,
+        "torch_threads": 2,
+        "seed": 0,
+        "twenty_way_tasks": 200,
+        "models": {
+            "hypernetwork (black box)": {
+                "five_way": [93.41, 0.52],
+                "five_way_tasks": 1000,
+                "twenty_way_error_Balinese": [51.26, 1.3],
+                "twenty_way_error_Korean": [7.04, 0.8],
+            },
+            "NCM on its encoder": {
+                "five_way": [92.0, 0.6],
+                "five_way_tasks": 1000,
+                "twenty_way_error_Balinese": [53.0, 1.2],
+                "twenty_way_error_Korean": [8.5, 0.9],
+            },
+        },
+    }
+    path = tmp_path / "black_box.json"
+    path.write_text(json.dumps(figures))
+    text = bb.recipe_report(path)
+    assert "1800 steps in 9.0 min" in text
+    rows = {line.split("  ")[0]: line for line in text.splitlines()}
+    hyper = rows["hypernetwork (black box)"]
+    # columns in the stored order: 5-way, then Balinese, then Korean
+    assert hyper.index("93.4% ± 0.5%") < hyper.index("51.3% ± 1.3%") < hyper.index("7.0% ± 0.8%")
+    assert "53.0% ± 1.2%" in rows["NCM on its encoder"]
+    assert "20-way err. Balinese" in text and "20-way err. Korean" in text
+
+
+def test_recipe_report_says_how_to_make_missing_figures(tmp_path) -> None:
+    text = bb.recipe_report(tmp_path / "nothing.json")
+    assert "make bench" in text and str(tmp_path) not in text

@@ -25,6 +25,33 @@ def test_trunk_maps_images_to_channel_features(size: int) -> None:
     assert len(trunk.blocks) == 4 and trunk.out_features == 8
 
 
+def test_strided_stem_reads_a_large_image_into_the_small_map() -> None:
+    with training.seeded_init(0):
+        plain, strided = convnet.ConvTrunk(8), convnet.ConvTrunk(8, stem_stride=2)
+    first = strided.blocks[0][0]
+    assert (first.stride, first.kernel_size) == ((2, 2), (5, 5))
+    assert plain.blocks[0][0].stride == (1, 1)  # the default trunk is unchanged
+    assert strided.blocks[1][0].stride == (1, 1)  # only the first block is strided
+    grid = {}
+
+    def record(module, inputs, output) -> None:
+        grid["map"] = output.shape
+
+    strided.blocks[0].register_forward_hook(record)
+    assert strided(torch.rand(2, 1, 56, 56)).shape == (2, 8)
+    assert grid["map"][-2:] == (14, 14)  # 56 px in, the map a 28 px image gives the plain trunk
+    # every input pixel reaches the output (no pixel skipped by the stride)
+    x = torch.rand(1, 1, 56, 56, requires_grad=True)
+    strided.eval()(x).sum().backward()
+    assert (x.grad.abs() > 0).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_stem_stride_must_be_a_positive_integer(bad) -> None:
+    with pytest.raises(ValueError, match="stem_stride"):
+        convnet.ConvTrunk(8, stem_stride=bad)
+
+
 def test_classifier_logits_and_layers() -> None:
     model = convnet.Classifier(small_trunk(8), num_classes=7)
     assert model(torch.rand(3, 1, 28, 28)).shape == (3, 7)

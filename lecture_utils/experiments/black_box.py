@@ -8,8 +8,10 @@ Student-t 95% interval: over the meta-test tasks for one model, over seeds for a
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from torch import nn
 
@@ -245,3 +247,49 @@ def versus_baseline(accs: dict[str, TaskAccuracy], baseline: TaskAccuracy) -> st
         words = VERDICT_WORDS[stats.verdict(d)]
         lines.append(f"{name:<14} {acc}   minus NCM: {d.format(100, 1)} points ({words})")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# i. More compute: the benchmark recipe (benchmarks/bench_black_box.py writes the figures)
+# --------------------------------------------------------------------------------------------
+
+
+def recipe_report(path: Path) -> str:
+    """The stored figures of ``benchmarks/bench_black_box.py`` as lines (or how to make them)."""
+    path = Path(path)
+    if not path.is_file():
+        return (
+            f"No stored figures at {path.name}: run `make bench` (about 12 minutes on 2 cores) "
+            "to train the recipe and write them."
+        )
+    r = json.loads(path.read_text())
+    lines = [
+        f"Recipe: {r['recipe']}.",
+        f"Trained on {r['train_classes']} classes ({', '.join(r['train_alphabets'])}, with "
+        f"rotations): {r['steps']} steps in {r['train_seconds'] / 60:.1f} min on "
+        f"{r['torch_threads']} CPU threads (seed {r['seed']}); no pretraining stage.",
+        "",
+        f"{'model':<26}{'5-way 1-shot':>16}"
+        + "".join(f"{'20-way err. ' + a:>24}" for a in _alphabets(r)),
+    ]
+    for name, row in r["models"].items():
+        five = row["five_way"]
+        cells = "".join(
+            f"{f'{e:.1f}% ± {h:.1f}%':>24}" for e, h in (row[k] for k in _error_keys(row))
+        )
+        lines.append(f"{name:<26}{f'{five[0]:.1f}% ± {five[1]:.1f}%':>16}{cells}")
+    lines.append(
+        f"(5-way: {r['models'][next(iter(r['models']))]['five_way_tasks']} meta-test tasks over "
+        f"both alphabets; 20-way: {r['twenty_way_tasks']} tasks within each alphabet, one "
+        "drawing per character as support, one query per character; t 95% over tasks)"
+    )
+    return "\n".join(lines)
+
+
+def _error_keys(row: dict) -> list[str]:
+    return [k for k in row if k.startswith("twenty_way_error_")]
+
+
+def _alphabets(result: dict) -> list[str]:
+    row = next(iter(result["models"].values()))
+    return [k.removeprefix("twenty_way_error_") for k in _error_keys(row)]
