@@ -37,9 +37,12 @@ RESULTS = Path(__file__).resolve().parent / "results" / "black_box.json"
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=2000, help="optimiser steps (one episode each)")
-    p.add_argument("--image-size", type=int, default=56, help="pixels per side (8-105)")
+    p.add_argument("--image-size", type=int, default=28, help="pixels per side (8-105)")
     p.add_argument(
-        "--stem-stride", type=int, default=2, help="stride of the first conv (2: 56 px costs ~28)"
+        "--stem-stride",
+        type=int,
+        default=1,
+        help="stride of the first conv (2: 56 px costs ~28 px)",
     )
     p.add_argument("--train-way", type=int, default=60, help="classes per training episode")
     p.add_argument("--queries", type=int, default=5, help="queries per class in training")
@@ -113,8 +116,8 @@ def main() -> None:
     tasks = fixed_episodes(test, args.test_tasks)
     result = {
         "recipe": (
-            f"hypernetwork with the prototype shortcut on a conv-64 encoder, end to end from "
-            f"{args.image_size} px pixels (first conv stride {args.stem_stride}); "
+            f"hypernetwork with the prototype shortcut on a conv-64 encoder, end to end from raw "
+            f"{args.image_size}x{args.image_size} pixels (first conv stride {args.stem_stride}); "
             f"{args.train_way}-way 1-shot episodes with {args.queries} queries per class, every "
             f"rotation a new class, affine strength {args.augment}, Adam, cosine from {args.lr}"
         ),

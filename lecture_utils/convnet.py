@@ -20,7 +20,9 @@ def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Seque
     """
     kernel = 3 if stride == 1 else 2 * stride + 1
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=kernel, stride=stride, padding=kernel // 2),
+        nn.Conv2d(
+            in_channels, out_channels, kernel_size=kernel, stride=stride, padding=kernel // 2
+        ),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(),
         nn.MaxPool2d(2),

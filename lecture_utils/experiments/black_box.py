@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,7 +255,10 @@ def versus_baseline(accs: dict[str, TaskAccuracy], baseline: TaskAccuracy) -> st
 # --------------------------------------------------------------------------------------------
 
 
-def recipe_report(path: Path) -> str:
+RECIPE_FIGURES = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "black_box.json"
+
+
+def recipe_report(path: Path = RECIPE_FIGURES) -> str:
     """The stored figures of ``benchmarks/bench_black_box.py`` as lines (or how to make them)."""
     path = Path(path)
     if not path.is_file():
@@ -264,10 +268,13 @@ def recipe_report(path: Path) -> str:
         )
     r = json.loads(path.read_text())
     lines = [
-        f"Recipe: {r['recipe']}.",
-        f"Trained on {r['train_classes']} classes ({', '.join(r['train_alphabets'])}, with "
-        f"rotations): {r['steps']} steps in {r['train_seconds'] / 60:.1f} min on "
-        f"{r['torch_threads']} CPU threads (seed {r['seed']}); no pretraining stage.",
+        textwrap.fill(f"Recipe: {r['recipe']}.", 100),
+        textwrap.fill(
+            f"Trained on {r['train_classes']} classes ({', '.join(r['train_alphabets'])}, with "
+            f"rotations): {r['steps']} steps in {r['train_seconds'] / 60:.1f} min on "
+            f"{r['torch_threads']} CPU threads (seed {r['seed']}); no pretraining stage.",
+            100,
+        ),
         "",
         f"{'model':<26}{'5-way 1-shot':>16}"
         + "".join(f"{'20-way err. ' + a:>24}" for a in _alphabets(r)),
@@ -278,11 +285,13 @@ def recipe_report(path: Path) -> str:
             f"{f'{e:.1f}% ± {h:.1f}%':>24}" for e, h in (row[k] for k in _error_keys(row))
         )
         lines.append(f"{name:<26}{f'{five[0]:.1f}% ± {five[1]:.1f}%':>16}{cells}")
-    lines.append(
-        f"(5-way: {r['models'][next(iter(r['models']))]['five_way_tasks']} meta-test tasks over "
-        f"both alphabets; 20-way: {r['twenty_way_tasks']} tasks within each alphabet, one "
-        "drawing per character as support, one query per character; t 95% over tasks)"
+    first = next(iter(r["models"].values()))
+    note = (
+        f"(5-way: {first['five_way_tasks']} meta-test tasks over both alphabets; 20-way: "
+        f"{r['twenty_way_tasks']} tasks within each alphabet, one drawing per character as "
+        "support, one query per character; t 95% over tasks)"
     )
+    lines.append(textwrap.fill(note, 100))
     return "\n".join(lines)
 
 
