@@ -1,7 +1,7 @@
 """The best black-box recipe of notebook 04 within a 10-minute CPU budget, and what it reaches.
 
-    OMNIGLOT_DIR=/path/to/zips .venv/bin/python benchmarks/bench_black_box.py
-    .venv/bin/python benchmarks/bench_black_box.py --steps 300 --image-size 28   # a quick look
+    OMNIGLOT_DIR=/path/to/zips .venv/bin/python benchmarks/bench_black_box.py   # = make bench
+    .venv/bin/python benchmarks/bench_black_box.py --steps 300 --out ''   # a quick look, not stored
 
 Recipe: the hypernetwork with the prototype shortcut (phi = the weights W, b of a linear head,
 written from the support set) on a conv-64 encoder (``ConvTrunk(64)``), trained end to end from
@@ -14,7 +14,8 @@ the validation alphabet here), so the meta-test alphabets (Balinese, Korean) sta
 Printed: training steps and seconds; 5-way 1-shot accuracy on the meta-test alphabets (fixed
 tasks, t 95% interval); the 20-way 1-shot error **within each meta-test alphabet** (one drawing
 per character as support, one query per character, as in the Lake et al. runs); the same for
-nearest class mean on the trained encoder. Every number is seeded (``--seed``).
+nearest class mean on the trained encoder. Every number is seeded (``--seed``). The figures are
+also written to ``benchmarks/results/black_box.json`` (``--out``), which notebook 04 prints.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=200, help="20-way tasks per meta-test alphabet")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     p.add_argument(
-        "--out", type=Path, default=RESULTS, help="JSON file for the figures (notebook 04 shows it)"
+        "--out", default=str(RESULTS), help="JSON file for the figures ('' stores nothing)"
     )
     return p.parse_args()
 
@@ -152,8 +153,9 @@ def main() -> None:
     result["total_seconds"] = round(time.perf_counter() - wall, 1)
     print(f"total wall time {result['total_seconds']:.0f} s ({runtime.describe()['device']})")
     if args.out:
-        store.atomic_write(args.out, lambda p: p.write_text(json.dumps(result, indent=2) + "\n"))
-        print(f"figures written to {args.out.name}")
+        out = Path(args.out)
+        store.atomic_write(out, lambda p: p.write_text(json.dumps(result, indent=2) + "\n"))
+        print(f"figures written to {out.name}")
 
 
 if __name__ == "__main__":
