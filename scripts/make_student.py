@@ -25,6 +25,8 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Unicode
 
+from lecture_utils.store import atomic_write
+
 REPO = Path(__file__).resolve().parent.parent
 EXERCISE, CHECK = "exercise", "exercise-check"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        nbformat.write(student_version(nb), args.out / path.name)
+        student = student_version(nb)
+        atomic_write(args.out / path.name, lambda tmp, nb=student: nbformat.write(nb, tmp))
         n = exercise_count(nb)
         print(f"{path.name}: {n} exercise(s) stubbed -> {args.out / path.name}")
     return 0

@@ -29,6 +29,7 @@ NOTEBOOK_DIR = REPO / "notebooks"
 sys.path.insert(0, str(REPO))
 
 from lecture_utils import runtime  # noqa: E402
+from lecture_utils.store import atomic_write  # noqa: E402
 
 
 class NotebookFailed(Exception):
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nStopped at the first failure: {exc}", file=sys.stderr)
             return 1
         if args.inplace:
-            nbformat.write(nb, path)
+            atomic_write(path, lambda tmp, nb=nb: nbformat.write(nb, tmp))  # never half-written
         stored = ", outputs stored" if args.inplace else ""
         print(f"ok ({time.perf_counter() - t0:.1f} s{stored})", flush=True)
     print(f"All {len(paths)} notebook(s) ran in {time.perf_counter() - started:.1f} s")

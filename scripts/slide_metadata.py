@@ -29,6 +29,8 @@ import struct
 import sys
 from pathlib import Path
 
+from lecture_utils.store import atomic_write
+
 HIDE_INPUT = "hide-input"
 SHOW_INPUT = "show-input"
 SLIDE_SIZE = (1280, 720)
@@ -148,7 +150,7 @@ def read(path: Path) -> dict:
 def write(path: Path, nb: dict) -> None:
     """Write like nbformat does (indent 1, sorted keys, final newline)."""
     text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8")
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,8 @@ from nbconvert import SlidesExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets.config import Config
 
+from lecture_utils.store import atomic_write
+
 REPO = Path(__file__).resolve().parent.parent
 VENDOR = REPO / "slides" / "vendor"
 REVEAL = "vendor/reveal.js"
@@ -141,7 +143,7 @@ def build(path: Path, out: Path) -> Path:
     if remote:
         raise RuntimeError(f"{path.name}: the deck would load {len(remote)} remote resource(s)")
     deck = out / f"{path.stem}.slides.html"
-    deck.write_text(html, encoding="utf-8")
+    atomic_write(deck, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return deck
 
 
