@@ -3,12 +3,14 @@ every table prints, budgets are steps, and the same seed gives the same numbers.
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import matplotlib
 import pytest
 import torch
 
+from conftest import NOTEBOOK_DIR
 from lecture_utils import store
 from lecture_utils.episodes import ClassSplit
 from lecture_utils.experiments import black_box as bb
@@ -122,8 +124,6 @@ def test_notebook_04_experiment_modules_do_not_import_each_other() -> None:
 
 
 def test_recipe_report_prints_the_stored_figures(tmp_path) -> None:
-    import json
-
     figures = {
         "recipe": "hypernetwork on conv-64",
         "steps": 1800,
@@ -168,10 +168,7 @@ def test_recipe_report_says_how_to_make_missing_figures(tmp_path) -> None:
 def test_notebook_04_shows_the_stored_benchmark_figures() -> None:
     """Section (i) prints benchmarks/results/black_box.json; the stored output must be what the
     committed file gives now (rerun notebook 04 after `make bench`)."""
-    import json
-    from pathlib import Path
-
-    nb_path = Path(__file__).resolve().parents[1] / "notebooks" / "04_black_box_adaptation.ipynb"
+    nb_path = NOTEBOOK_DIR / "04_black_box_adaptation.ipynb"
     cells = json.loads(nb_path.read_text())["cells"]
     (cell,) = [c for c in cells if "bb.recipe_report()" in "".join(c["source"])]
     stored = "".join("".join(o.get("text", "")) for o in cell["outputs"])

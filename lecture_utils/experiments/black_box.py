@@ -263,7 +263,7 @@ def recipe_report(path: Path = RECIPE_FIGURES) -> str:
     path = Path(path)
     if not path.is_file():
         return (
-            f"No stored figures at {path.name}: run `make bench` (about 12 minutes on 2 cores) "
+            f"No stored figures at {path.name}: run `make bench` (about 11 minutes on 2 cores) "
             "to train the recipe and write them."
         )
     r = json.loads(path.read_text())
