@@ -15,7 +15,7 @@ def _needs_real_data(item: pytest.Item) -> bool:
 
 def data_problem() -> str | None:
     """The data layer's message if Omniglot cannot be loaded (offline and not downloaded)."""
-    from lecture_utils import omniglot
+    from lecture_utils.data import omniglot
 
     try:
         omniglot.load_omniglot()

@@ -29,8 +29,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import blackbox, episodes, omniglot, runtime, stats, store, training, transforms
-from lecture_utils.evaluation import evaluate, fixed_episodes
+from lecture_utils.core import runtime, stats, store
+from lecture_utils.data import omniglot, transforms
+from lecture_utils.episodes.sampler import EpisodeSampler, split_by_alphabet
+from lecture_utils.models import black_box
+from lecture_utils.training import trainer
+from lecture_utils.training.evaluation import evaluate, fixed_episodes
 
 RESULTS = Path(__file__).resolve().parent / "results" / "black_box.json"
 
@@ -62,7 +66,7 @@ def parse() -> argparse.Namespace:
 def train(model, data, chars, args) -> tuple[float, float, float]:
     """Episodic end-to-end training; returns (wall seconds, CPU seconds, mean loss of the last 50
     steps)."""
-    sampler = episodes.EpisodeSampler(
+    sampler = EpisodeSampler(
         data.images, chars, n_way=args.train_way, k_shot=1, n_query=args.queries,
         batch_size=1, rotations=True, seed=args.seed,
     )  # fmt: skip
@@ -75,10 +79,10 @@ def train(model, data, chars, args) -> tuple[float, float, float]:
         sx, qx = augment(sx, gen).unsqueeze(0), augment(qx, gen).unsqueeze(0)
         return F.cross_entropy(model(sx, ep.support_y, qx).flatten(0, 1), ep.query_y.flatten())
 
-    optimizer = training.make_optimizer(list(model.parameters()), lr=args.lr)
+    optimizer = trainer.make_optimizer(list(model.parameters()), lr=args.lr)
     start, cpu = time.perf_counter(), time.process_time()
-    with training.seeded_init(args.seed):
-        log = training.optimise(
+    with runtime.seeded_init(args.seed):
+        log = trainer.optimise(
             model, loss_at, steps=args.steps, optimizer=optimizer, schedule="cosine",
             progress="black-box recipe", single_thread=False,
         )  # fmt: skip
@@ -88,7 +92,7 @@ def train(model, data, chars, args) -> tuple[float, float, float]:
 
 def twenty_way_error(model, data, chars, n_tasks: int, seed: int) -> tuple[float, float]:
     """Error (%) and its t 95% half-width over tasks: 20-way 1-shot within one alphabet."""
-    sampler = episodes.EpisodeSampler(
+    sampler = EpisodeSampler(
         data.images, chars, n_way=20, k_shot=1, n_query=1, batch_size=50, seed=seed
     )
     acc = evaluate(model, fixed_episodes(sampler, n_tasks), n_tasks)
@@ -102,16 +106,16 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     wall = time.perf_counter()
     data = omniglot.load_omniglot(image_size=args.image_size)
-    split = episodes.split_by_alphabet(data, seed=0)
+    split = split_by_alphabet(data, seed=0)
     chars = split["train"] + split["val"]
-    model = blackbox.build_model(
+    model = black_box.build_model(
         "hypernet", "conv", image_size=args.image_size, channels=64,
         stem_stride=args.stem_stride, seed=args.seed,
     )  # fmt: skip
     seconds, cpu_seconds, loss = train(model, data, chars, args)
     model.eval()
-    ncm = blackbox.NearestClassMean(model.encoder, model.encoder.out_features).eval()
-    test = episodes.EpisodeSampler(
+    ncm = black_box.NearestClassMean(model.encoder, model.encoder.out_features).eval()
+    test = EpisodeSampler(
         data.images, split["test"], n_way=5, k_shot=1, n_query=5, batch_size=100, seed=123
     )
     tasks = fixed_episodes(test, args.test_tasks)

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lecture_utils import omniglot
+from lecture_utils.data import omniglot
 
 
 def timed_load(subset: str, size: int, cache: Path) -> tuple[float, omniglot.OmniglotData]:

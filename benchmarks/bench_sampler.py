@@ -41,8 +41,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lecture_utils import omniglot  # noqa: E402
-from lecture_utils.episodes import EpisodeSampler, split_by_alphabet  # noqa: E402
+from lecture_utils.data import omniglot  # noqa: E402
+from lecture_utils.episodes.sampler import EpisodeSampler, split_by_alphabet  # noqa: E402
 
 SETTINGS = [  # (label, B, N, K, Q)
     ("B=32, 5-way 1-shot 1-query", 32, 5, 1, 1),

@@ -5,7 +5,7 @@
 
 In an instructor notebook an exercise is a code cell tagged ``exercise`` whose solution sits
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers); the cell after
-it, tagged ``exercise-check``, calls a check from ``lecture_utils.exercises``. The student
+it, tagged ``exercise-check``, calls a check from ``lecture_utils.exercises.checks``. The student
 version replaces each solution block by a stub that keeps the block's ``# HINT:`` lines and
 raises ``NotImplementedError``, and clears the outputs of the exercise and check cells; every
 other cell keeps its stored outputs. Notebooks without exercises are copied unchanged.
@@ -25,7 +25,7 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Unicode
 
-from lecture_utils.store import atomic_write
+from lecture_utils.core.store import atomic_write
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISE, CHECK = "exercise", "exercise-check"

@@ -70,7 +70,7 @@ MUTATIONS: list[Mutation] = [
     # -- issue 15 item 1: md5 check skipped for a file in $OMNIGLOT_DIR -----------------------
     m(
         "md5-skipped-in-omniglot-dir",
-        "lecture_utils/downloads.py",
+        "lecture_utils/data/downloads.py",
         "        actual = md5sum(candidate)\n        if actual != md5:",
         "        actual = md5sum(candidate)\n        if False:",
         T_CHECK + "test_lookalike_in_env_folder_is_rejected_by_fetch",
@@ -79,7 +79,7 @@ MUTATIONS: list[Mutation] = [
     # -- item 2: md5 check skipped for the cached copy in data/ --------------------------------
     m(
         "md5-skipped-in-download-cache",
-        "lecture_utils/downloads.py",
+        "lecture_utils/data/downloads.py",
         "        if actual == md5:\n            return target",
         "        if True:\n            return target",
         T_CHECK + "test_lookalike_in_cache_is_not_trusted",
@@ -88,21 +88,21 @@ MUTATIONS: list[Mutation] = [
     # -- item 3: one shuffle shared by every task of a meta-batch -------------------------------
     m(
         "one-position-shuffle-per-meta-batch",
-        "lecture_utils/episodes.py",
+        "lecture_utils/episodes/sampler.py",
         "            perm = self._rand(T, N * (K + Q))",
         "            perm = self._rand(1, N * (K + Q)).expand(T, -1)",
         T_SAMPLER + "test_tasks_of_one_meta_batch_get_different_position_shuffles",
     ),
     m(
         "one-homework-query-shuffle-per-meta-batch",
-        "lecture_utils/episodes.py",
+        "lecture_utils/episodes/sampler.py",
         "            label[:, K:] = self._rand(T, Q, N).argsort(dim=-1)",
         "            label[:, K:] = self._rand(1, Q, N).argsort(dim=-1)",
         T_SAMPLER + "test_homework_query_rows_are_shuffled_per_task",
     ),
     m(
         "one-class-draw-per-meta-batch",
-        "lecture_utils/episodes.py",
+        "lecture_utils/episodes/sampler.py",
         "        u = self._rand(rows, k)",
         "        u = self._rand(1, k).expand(rows, k)",
         T_SAMPLER + "test_tasks_of_one_meta_batch_get_different_class_assignments",
@@ -110,7 +110,7 @@ MUTATIONS: list[Mutation] = [
     # -- item 5: MHD centred on the bounding box instead of the centre of mass ------------------
     m(
         "mhd-bounding-box-centring",
-        "lecture_utils/one_shot.py",
+        "lecture_utils/data/one_shot.py",
         "    return points - points.mean(dim=0)",
         "    return points - (points.amax(dim=0) + points.amin(dim=0)) / 2",
         T_MHD + "test_ink_points_subtract_the_centre_of_mass_not_the_box_centre",
@@ -119,7 +119,7 @@ MUTATIONS: list[Mutation] = [
     ),
     m(  # the same bug, caught by the pinned real-data error alone (needs $OMNIGLOT_DIR)
         "mhd-bounding-box-centring-real-data",
-        "lecture_utils/one_shot.py",
+        "lecture_utils/data/one_shot.py",
         "    return points - points.mean(dim=0)",
         "    return points - (points.amax(dim=0) + points.amin(dim=0)) / 2",
         T_MHD + "test_mhd_error_on_real_runs_is_pinned",
@@ -127,7 +127,7 @@ MUTATIONS: list[Mutation] = [
     # -- generator= ignored: every sampler falls back to seed 0 ---------------------------------
     m(
         "sampler-ignores-generator",
-        "lecture_utils/episodes.py",
+        "lecture_utils/episodes/sampler.py",
         "        if generator is None:",
         "        if True:",
         T_SAMPLER + "test_different_generators_give_different_episodes",
@@ -137,7 +137,7 @@ MUTATIONS: list[Mutation] = [
     # -- device tests that could not fail on a CPU-only machine ---------------------------------
     m(
         "device-ignores-lecture-device",
-        "lecture_utils/runtime.py",
+        "lecture_utils/core/runtime.py",
         '    forced = os.environ.get("LECTURE_DEVICE")',
         "    forced = None",
         T_RUNTIME + "test_device_can_be_forced",
@@ -145,28 +145,28 @@ MUTATIONS: list[Mutation] = [
     ),
     m(
         "device-ignores-cuda",
-        "lecture_utils/runtime.py",
+        "lecture_utils/core/runtime.py",
         "    if torch.cuda.is_available():",
         "    if False:",
         T_RUNTIME + "test_device_prefers_cuda_then_mps_then_cpu",
     ),
     m(
         "device-ignores-mps",
-        "lecture_utils/runtime.py",
+        "lecture_utils/core/runtime.py",
         "    if mps is not None and mps.is_available():",
         "    if False:",
         T_RUNTIME + "test_device_prefers_cuda_then_mps_then_cpu",
     ),
     m(
         "sampler-ignores-device",
-        "lecture_utils/episodes.py",
+        "lecture_utils/episodes/sampler.py",
         "        self.device = torch.device(device) if device is not None else images.device",
         "        self.device = images.device",
         "tests/test_episodes.py::test_device_placement",
     ),
     m(
         "episode-to-ignores-device",
-        "lecture_utils/task_batch.py",
+        "lecture_utils/episodes/task_batch.py",
         "        return self._map(lambda t: t.to(device))",
         "        return self._map(lambda t: t)",
         "tests/test_episodes.py::test_device_placement",
@@ -174,28 +174,28 @@ MUTATIONS: list[Mutation] = [
     # -- black-box models that ignore the support labels or images ------------------------------
     m(
         "lstm-ignores-support-labels",
-        "lecture_utils/blackbox.py",
+        "lecture_utils/models/black_box/base.py",
         "        seq = lstm_input_sequence(support, support_y, query, self.max_way)",
         "        seq = lstm_input_sequence(support, support_y * 0, query, self.max_way)",
         LABELS + "[lstm]",
     ),
     m(
         "feedforward-ignores-support-labels",
-        "lecture_utils/blackbox.py",
+        "lecture_utils/models/black_box/base.py",
         "pairs = torch.cat([self.embed(support_x), one_hot(support_y, self.max_way)]",
         "pairs = torch.cat([self.embed(support_x), one_hot(support_y * 0, self.max_way)]",
         LABELS + "[feedforward]",
     ),
     m(
         "attention-ignores-support-labels",
-        "lecture_utils/blackbox.py",
+        "lecture_utils/models/black_box/base.py",
         "self.tokenize(torch.cat([s_feat, one_hot(support_y, self.max_way)], -1))",
         "self.tokenize(torch.cat([s_feat, one_hot(support_y * 0, self.max_way)], -1))",
         LABELS + "[attention]",
     ),
     m(
         "hypernet-ignores-support-labels",
-        "lecture_utils/blackbox.py",
+        "lecture_utils/models/black_box/base.py",
         "        per_class = assign.transpose(1, 2) @ p / counts[..., None]  # [B, N, D]",
         "        per_class = p.mean(dim=1, keepdim=True).expand(-1, n_way, -1)",
         LABELS + "[hypernet]",
@@ -203,14 +203,14 @@ MUTATIONS: list[Mutation] = [
     ),
     m(
         "feedforward-ignores-support-set",
-        "lecture_utils/blackbox.py",
+        "lecture_utils/models/black_box/base.py",
         "        phi = self.context(support_x, support_y)",
         "        phi = self.context(support_x, support_y) * 0",
         T_BEHAVIOUR + "test_changing_the_support_images_changes_the_prediction[feedforward]",
     ),
     m(
         "hypernet-task-context-pooled-over-meta-batch",
-        "lecture_utils/blackbox.py",
+        "lecture_utils/models/black_box/base.py",
         "        task = p.mean(dim=1, keepdim=True).expand(-1, n_way, -1)",
         "        task = p.mean(dim=(0, 1), keepdim=True).expand(p.shape[0], n_way, -1)",
         "tests/test_blackbox.py::test_hypernetwork_makes_one_head_per_task",
@@ -218,7 +218,7 @@ MUTATIONS: list[Mutation] = [
     # -- the zip member guard -------------------------------------------------------------------
     m(
         "zip-guard-misses-backslashes",
-        "lecture_utils/omniglot.py",
+        "lecture_utils/data/omniglot.py",
         '    path = PurePosixPath(name.replace("\\\\", "/"))',
         "    path = PurePosixPath(name)",
         T_ESCAPE + "[backslash-dotdot]",
@@ -226,16 +226,16 @@ MUTATIONS: list[Mutation] = [
     ),
     m(
         "zip-guard-misses-drive-letters",
-        "lecture_utils/omniglot.py",
+        "lecture_utils/data/omniglot.py",
         '    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):',
         '    if path.is_absolute() or ".." in path.parts:',
         T_ESCAPE + "[drive-slash]",
         T_ESCAPE + "[drive-backslash]",
     ),
-    # -- the training core (lecture_utils/training.py) ------------------------------------------
+    # -- the training core (lecture_utils/training/trainer.py) ------------------------------------------
     m(
         "train-ignores-clip-grad",
-        "lecture_utils/training.py",
+        "lecture_utils/training/trainer.py",
         "            if clip_grad is not None:\n"
         "                nn.utils.clip_grad_norm_(params, clip_grad)",
         "            pass",
@@ -243,50 +243,50 @@ MUTATIONS: list[Mutation] = [
     ),
     m(
         "cosine-schedule-without-decay",
-        "lecture_utils/training.py",
+        "lecture_utils/training/trainer.py",
         "        return 0.5 * (1.0 + math.cos(math.pi * t))",
         "        return 1.0",
         T_TRAIN + "test_cosine_schedule_reaches_the_optimiser",
     ),
     m(
         "warmup-ignored",
-        "lecture_utils/training.py",
+        "lecture_utils/training/trainer.py",
         "    if warmup and step < warmup:",
         "    if False:",
         T_TRAIN + "test_warmup_starts_small",
     ),
     m(
         "train-uses-the-global-rng",
-        "lecture_utils/training.py",
+        "lecture_utils/training/trainer.py",
         "    generator = torch.Generator().manual_seed(seed)\n    batches",
         "    generator = torch.default_generator\n    batches",
         T_TRAIN + "test_same_seed_gives_identical_runs",
     ),
     m(
         "param-groups-ignored",
-        "lecture_utils/training.py",
+        "lecture_utils/training/trainer.py",
         "    groups = param_groups or [p for p in model.parameters() if p.requires_grad]",
         "    groups = [p for p in model.parameters() if p.requires_grad]",
         T_TRAIN + "test_param_groups_keep_their_rates",
     ),
     m(
         "train-ignores-the-device",
-        "lecture_utils/training.py",
+        "lecture_utils/training/trainer.py",
         "    device = runtime.resolve_device(device)\n    model.to(device)",
         "    device = torch.device('cpu')\n    model.to(device)",
         T_TRAIN + "test_default_device_comes_from_get_device",
     ),
     m(
         "evaluation-skips-the-last-step",
-        "lecture_utils/training.py",
+        "lecture_utils/training/trainer.py",
         "            last = step + 1 == steps",
         "            last = False",
         T_TRAIN + "test_hooks_and_evaluation_run_when_asked",
     ),
-    # -- statistics (lecture_utils/stats.py) -----------------------------------------------------
+    # -- statistics (lecture_utils/core/stats.py) -----------------------------------------------------
     m(
         "normal-quantile-instead-of-t",
-        "lecture_utils/stats.py",
+        "lecture_utils/core/stats.py",
         "    return float(_scipy_stats.t.ppf(0.5 + confidence / 2, df=n - 1))",
         "    return float(_scipy_stats.norm.ppf(0.5 + confidence / 2))",
         T_STATS + "test_t_quantiles_match_published_tables",
@@ -294,37 +294,37 @@ MUTATIONS: list[Mutation] = [
     ),
     m(
         "population-sd-instead-of-sample-sd",
-        "lecture_utils/stats.py",
+        "lecture_utils/core/stats.py",
         "    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))",
         "    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / n)",
         T_STATS + "test_t_interval_by_hand",
     ),
     m(
         "verdict-from-the-mean-only",
-        "lecture_utils/stats.py",
+        "lecture_utils/core/stats.py",
         "    if difference.low > margin:",
         "    if difference.mean > margin:",
         T_STATS + "test_verdict_follows_the_interval",
     ),
     m(
         "unpaired-difference",
-        "lecture_utils/stats.py",
+        "lecture_utils/core/stats.py",
         "    return t_interval([x - y for x, y in zip(xs, ys, strict=True)], confidence)",
         "    a_iv, b_iv = t_interval(xs, confidence), t_interval(ys, confidence)\n"
         "    return Interval(a_iv.mean - b_iv.mean, a_iv.half_width + b_iv.half_width, len(xs))",
         T_STATS + "test_paired_difference_uses_the_pairs",
     ),
-    # -- the store (lecture_utils/store.py) ------------------------------------------------------
+    # -- the store (lecture_utils/core/store.py) ------------------------------------------------------
     m(
         "cache-key-ignores-its-settings",
-        "lecture_utils/store.py",
+        "lecture_utils/core/store.py",
         '    text = canonical_json({"code_version": CODE_VERSION, **parts})',
         '    text = canonical_json({"code_version": CODE_VERSION})',
         T_STORE + "test_cache_key_is_stable_and_sees_every_setting",
     ),
     m(
         "checkpoint-checksum-not-verified",
-        "lecture_utils/store.py",
+        "lecture_utils/core/store.py",
         '        or tensor_checksum(state, meta_json) != payload["checksum"]\n',
         "",
         T_STORE + "test_damaged_checkpoint_names_the_file_and_the_fix",

@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
 sys.path.insert(0, str(REPO))
 
-from lecture_utils import runtime  # noqa: E402
-from lecture_utils.store import atomic_write  # noqa: E402
+from lecture_utils.core import runtime  # noqa: E402
+from lecture_utils.core.store import atomic_write  # noqa: E402
 
 
 class NotebookFailed(Exception):

@@ -29,7 +29,7 @@ import struct
 import sys
 from pathlib import Path
 
-from lecture_utils.store import atomic_write
+from lecture_utils.core.store import atomic_write
 
 HIDE_INPUT = "hide-input"
 SHOW_INPUT = "show-input"

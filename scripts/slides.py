@@ -26,7 +26,7 @@ from nbconvert import SlidesExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets.config import Config
 
-from lecture_utils.store import atomic_write
+from lecture_utils.core.store import atomic_write
 
 REPO = Path(__file__).resolve().parent.parent
 VENDOR = REPO / "slides" / "vendor"

@@ -1,4 +1,4 @@
-"""lecture_utils.experiments.black_box*: notebook 04's runners on a tiny synthetic data set —
+"""lecture_utils.experiments.nb04_black_box.families*: notebook 04's runners on a tiny synthetic data set —
 every table prints, budgets are steps, and the same seed gives the same numbers."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from conftest import NOTEBOOK_DIR
-from lecture_utils import store
-from lecture_utils.episodes import ClassSplit
-from lecture_utils.experiments import black_box as bb
-from lecture_utils.experiments import black_box_plots as plots
-from lecture_utils.experiments import black_box_sweeps as sweeps
+from lecture_utils.core import store
+from lecture_utils.episodes.sampler import ClassSplit
+from lecture_utils.experiments.nb04_black_box import families as bb
+from lecture_utils.experiments.nb04_black_box import plots as plots
+from lecture_utils.experiments.nb04_black_box import sweeps as sweeps
 
 matplotlib.use("Agg")
 S = 16
@@ -117,7 +117,7 @@ def test_notebook_04_experiment_modules_do_not_import_each_other() -> None:
     for module in (bb, sweeps, plots):
         imports = re.findall(r"^from \.(\w+)", inspect.getsource(module), flags=re.M)
         assert not imports, f"{module.__name__} imports experiment module(s) {imports}"
-    assert bb.Setup is sweeps.Setup  # both use lecture_utils.black_box_setup
+    assert bb.Setup is sweeps.Setup  # both use lecture_utils.experiments.nb04_black_box.setup
 
 
 # ---- i. the benchmark recipe's stored figures ----------------------------------------------

@@ -1,4 +1,4 @@
-"""lecture_utils.blackbox: shapes, invariances, label handling and input checks of the four
+"""lecture_utils.models.black_box.base: shapes, invariances, label handling and input checks of the four
 black-box families (small synthetic tensors; no data needed)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lecture_utils import blackbox
+from lecture_utils.models import black_box
 
 B, N, K, Q, S = 3, 5, 2, 3, 28
 
@@ -22,15 +22,15 @@ def episode(n_way: int = N, k_shot: int = K, n_query: int = Q, size: int = S, se
     return support_x, support_y, query_x
 
 
-def small(family: str, encoder: str = "pixels", **kwargs) -> blackbox.BlackBoxModel:
+def small(family: str, encoder: str = "pixels", **kwargs) -> black_box.BlackBoxModel:
     torch.manual_seed(0)
     if encoder == "conv":
         kwargs.setdefault("channels", 8)
-    return blackbox.build_model(family, encoder, n_way=N, **kwargs).eval()
+    return black_box.build_model(family, encoder, n_way=N, **kwargs).eval()
 
 
 @pytest.mark.parametrize("encoder", ["pixels", "conv"])
-@pytest.mark.parametrize("family", blackbox.FAMILIES)
+@pytest.mark.parametrize("family", black_box.families())
 def test_logit_shapes(family: str, encoder: str) -> None:
     model = small(family, encoder)
     logits = model(*episode())
@@ -38,16 +38,16 @@ def test_logit_shapes(family: str, encoder: str) -> None:
     assert torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("family", blackbox.FAMILIES)
+@pytest.mark.parametrize("family", black_box.families())
 def test_feature_inputs(family: str) -> None:
-    model = blackbox.build_model(family, "features", feature_dim=36)
+    model = black_box.build_model(family, "features", feature_dim=36)
     sx, sy, qx = episode(size=6)
     assert model(sx, sy, qx).shape == (B, N * Q, N)
     # Feature banks give flat items [B, M, F]: the same numbers, the same logits.
     torch.testing.assert_close(model(sx.flatten(2), sy, qx.flatten(2)), model(sx, sy, qx))
 
 
-@pytest.mark.parametrize("family", blackbox.FAMILIES)
+@pytest.mark.parametrize("family", black_box.families())
 def test_fewer_classes_than_built_for(family: str) -> None:
     model = small(family)
     assert model(*episode(n_way=3)).shape == (B, 3 * Q, 3)
@@ -98,7 +98,7 @@ def test_lstm_depends_on_support_order() -> None:
 def test_lstm_sequence_zeroes_query_labels() -> None:
     feats_s, feats_q = torch.randn(B, N * K, 7), torch.randn(B, N * Q, 7)
     sy = episode()[1]
-    seq = blackbox.lstm_input_sequence(feats_s, sy, feats_q, label_size=N)
+    seq = black_box.lstm_input_sequence(feats_s, sy, feats_q, label_size=N)
     assert seq.shape == (B, N * K + N * Q, 7 + N)
     torch.testing.assert_close(seq[:, : N * K, 7:], torch.nn.functional.one_hot(sy, N).float())
     assert torch.equal(seq[:, N * K :, 7:], torch.zeros(B, N * Q, N))
@@ -138,7 +138,7 @@ def test_phi_sizes() -> None:
 
 
 def test_nearest_class_mean_classifies_its_own_support() -> None:
-    model = blackbox.NearestClassMean(torch.nn.Flatten(), S * S)
+    model = black_box.NearestClassMean(torch.nn.Flatten(), S * S)
     sx, sy, _ = episode(k_shot=1)
     logits = model(sx, sy, sx)
     assert torch.equal(logits.argmax(-1), sy)
@@ -162,35 +162,35 @@ def test_bad_inputs_raise_clear_errors(change, message: str) -> None:
 
 def test_bad_constructor_arguments() -> None:
     with pytest.raises(ValueError, match="Unknown family"):
-        blackbox.build_model("rnn")
+        black_box.build_model("rnn")
     with pytest.raises(ValueError, match="Unknown encoder"):
-        blackbox.build_model("lstm", "resnet")
+        black_box.build_model("lstm", "resnet")
     with pytest.raises(ValueError, match="feature_dim"):
-        blackbox.build_model("lstm", "features")
+        black_box.build_model("lstm", "features")
     with pytest.raises(ValueError, match="n_way"):
-        blackbox.build_model("lstm", n_way=1)
+        black_box.build_model("lstm", n_way=1)
     with pytest.raises(ValueError, match="context_dim"):
-        blackbox.build_model("feedforward", "pixels", context_dim=0)
+        black_box.build_model("feedforward", "pixels", context_dim=0)
 
 
 def test_lstm_options_keep_shapes_and_scale_logits() -> None:
     torch.manual_seed(0)
-    plain = blackbox.build_model("lstm", "pixels", n_way=N, hidden=16)
+    plain = black_box.build_model("lstm", "pixels", n_way=N, hidden=16)
     torch.manual_seed(0)
-    scaled = blackbox.build_model("lstm", "pixels", n_way=N, hidden=16, logit_scale=4.0)
+    scaled = black_box.build_model("lstm", "pixels", n_way=N, hidden=16, logit_scale=4.0)
     sx, sy, qx = episode()
     torch.testing.assert_close(scaled(sx, sy, qx), 4.0 * plain(sx, sy, qx))
-    normed = blackbox.build_model("lstm", "pixels", n_way=N, hidden=16, input_norm=True)
+    normed = black_box.build_model("lstm", "pixels", n_way=N, hidden=16, input_norm=True)
     assert normed(sx, sy, qx).shape == (B, N * Q, N)
     assert isinstance(normed.norm, torch.nn.LayerNorm)
 
 
 def test_snail_is_built_by_build_model() -> None:
-    from lecture_utils.snail import SNAIL
+    from lecture_utils.models.black_box.snail import SNAIL
 
-    model = blackbox.build_model("snail", "features", feature_dim=12, max_support=6, seed=3)
-    assert isinstance(model, SNAIL) and "snail" in blackbox.FAMILIES
-    again = blackbox.build_model("snail", "features", feature_dim=12, max_support=6, seed=3)
+    model = black_box.build_model("snail", "features", feature_dim=12, max_support=6, seed=3)
+    assert isinstance(model, SNAIL) and "snail" in black_box.families()
+    again = black_box.build_model("snail", "features", feature_dim=12, max_support=6, seed=3)
     for a, b in zip(model.parameters(), again.parameters(), strict=True):
         torch.testing.assert_close(a, b)  # seeded initialisation
     gen = torch.Generator().manual_seed(0)

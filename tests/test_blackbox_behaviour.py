@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lecture_utils import blackbox
+from lecture_utils.models import black_box
 
 B, N, K, Q, S = 3, 5, 2, 3, 10
 
@@ -22,8 +22,8 @@ def episode(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return support_x, support_y, query_x
 
 
-def model(family: str) -> blackbox.BlackBoxModel:
-    return blackbox.build_model(family, "pixels", n_way=N, image_size=S).eval()
+def model(family: str) -> black_box.BlackBoxModel:
+    return black_box.build_model(family, "pixels", n_way=N, image_size=S).eval()
 
 
 def relabel(support_y: torch.Tensor) -> torch.Tensor:
@@ -31,7 +31,7 @@ def relabel(support_y: torch.Tensor) -> torch.Tensor:
     return (support_y + 1) % N
 
 
-@pytest.mark.parametrize("family", blackbox.FAMILIES)
+@pytest.mark.parametrize("family", black_box.families())
 def test_permuting_the_support_labels_changes_the_prediction(family: str) -> None:
     net = model(family)
     sx, sy, qx = episode()
@@ -40,7 +40,7 @@ def test_permuting_the_support_labels_changes_the_prediction(family: str) -> Non
     assert (before - after).abs().max() > 1e-4, f"{family} ignores the support labels"
 
 
-@pytest.mark.parametrize("family", blackbox.FAMILIES)
+@pytest.mark.parametrize("family", black_box.families())
 def test_changing_the_support_images_changes_the_prediction(family: str) -> None:
     net = model(family)
     sx, sy, qx = episode()

@@ -1,4 +1,4 @@
-"""lecture_utils.blackbox_regression: the Gaussian NLL, shapes and invariances of the regression
+"""lecture_utils.models.regression: the Gaussian NLL, shapes and invariances of the regression
 black-box models, and the fine-tuning baseline (small synthetic tensors)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from lecture_utils import blackbox_regression as br
-from lecture_utils.training import seeded_init
+from lecture_utils.models import regression as br
+from lecture_utils.training.trainer import seeded_init
 
 B, K, Q = 3, 5, 7
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lecture_utils import omniglot
+from lecture_utils.data import omniglot
 
 SMALL1 = "images_background_small1.zip"
 SMALL2 = "images_background_small2.zip"

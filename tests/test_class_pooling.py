@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lecture_utils import blackbox, class_pooling
+from lecture_utils.models import black_box
+from lecture_utils.models.black_box import class_pooling
 
 B, N, K, Q, F = 2, 5, 1, 3, 32
 
@@ -19,8 +20,8 @@ def episode(n_way: int = N, k_shot: int = K, seed: int = 0):
     return support_x, support_y, query_x
 
 
-def build(family: str, **kwargs) -> blackbox.BlackBoxModel:
-    return blackbox.build_model(family, "features", feature_dim=F, **kwargs).eval()
+def build(family: str, **kwargs) -> black_box.BlackBoxModel:
+    return black_box.build_model(family, "features", feature_dim=F, **kwargs).eval()
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_phi_sizes_by_hand(family: str, kwargs: dict, phi: int) -> None:
 def test_nearest_class_mean_phi_is_the_class_means() -> None:
     ncm = class_pooling.NearestClassMean(torch.nn.Flatten(), F)
     assert ncm.phi_size(5, 1) == 5 * 32
-    assert blackbox.NearestClassMean is class_pooling.NearestClassMean  # still importable
+    assert black_box.NearestClassMean is class_pooling.NearestClassMean  # still importable
 
 
 def test_hypernet_head_with_and_without_the_prototype_shortcut() -> None:

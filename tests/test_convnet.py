@@ -1,4 +1,4 @@
-"""The shared trunk and heads (lecture_utils.convnet) and labelled sets (.labelled)."""
+"""The shared trunk and heads (lecture_utils.models.convnet) and labelled sets (.labelled)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils import convnet, labelled, training
+from lecture_utils.core import runtime
+from lecture_utils.data import labelled
+from lecture_utils.models import convnet
+from lecture_utils.training import trainer
 
 
 def small_trunk(channels: int = 8) -> convnet.ConvTrunk:
-    with training.seeded_init(0):
+    with runtime.seeded_init(0):
         return convnet.ConvTrunk(channels=channels)
 
 
@@ -26,7 +29,7 @@ def test_trunk_maps_images_to_channel_features(size: int) -> None:
 
 
 def test_strided_stem_reads_a_large_image_into_the_small_map() -> None:
-    with training.seeded_init(0):
+    with runtime.seeded_init(0):
         plain, strided = convnet.ConvTrunk(8), convnet.ConvTrunk(8, stem_stride=2)
     first = strided.blocks[0][0]
     assert (first.stride, first.kernel_size) == ((2, 2), (5, 5))
@@ -167,13 +170,13 @@ def test_accuracy_counts_correct_predictions_and_passes_forward_kwargs() -> None
 
 @pytest.mark.real_data
 def test_training_reduces_the_loss_on_a_tiny_real_subset(real_data) -> None:
-    from lecture_utils import omniglot
+    from lecture_utils.data import omniglot
 
     data = omniglot.load_omniglot()
     train, test = labelled.drawer_split(data.images, range(5), 6, 4, seed=0)
     model = convnet.Classifier(small_trunk(8), num_classes=5)
     seen = []
-    log = training.train(
+    log = trainer.train(
         model,
         train,
         steps=36,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lecture_utils.episodes import (
+from lecture_utils.episodes.sampler import (
     SPLITS,
     Episode,
     EpisodeSampler,
@@ -29,7 +29,7 @@ def images() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def omniglot(real_data: Path):
-    from lecture_utils.omniglot import load_omniglot
+    from lecture_utils.data.omniglot import load_omniglot
 
     return load_omniglot()
 
@@ -354,7 +354,7 @@ def test_explorer_reports_bad_settings_instead_of_raising(omniglot) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from lecture_utils.episode_plots import EpisodeExplorer
+    from lecture_utils.analysis.episode_plots import EpisodeExplorer
 
     explorer = EpisodeExplorer(omniglot, split_by_alphabet(omniglot), batch_size=4)
     assert "One task: 5·1 = 5 support + 5·1 = 5 query = <b>10 images</b>" in explorer.counts.value

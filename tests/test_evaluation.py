@@ -1,4 +1,4 @@
-"""lecture_utils.evaluation: per-task accuracy with a t 95% interval, devices, order checks."""
+"""lecture_utils.training.evaluation: per-task accuracy with a t 95% interval, devices, order checks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import torch
 from scipy import stats as scipy_stats
 
 from conftest import PATTERN_SIZE
-from lecture_utils import blackbox, evaluation
-from lecture_utils.episodes import Episode, EpisodeSampler
+from lecture_utils.episodes.sampler import Episode, EpisodeSampler
+from lecture_utils.models import black_box
+from lecture_utils.training import evaluation
 
 S = PATTERN_SIZE  # the `images` fixture (conftest.py)
 
@@ -36,7 +37,7 @@ def test_task_accuracy_needs_two_tasks() -> None:
 
 
 def test_evaluate_counts_tasks_and_scores_a_perfect_model(images: torch.Tensor) -> None:
-    perfect = blackbox.NearestClassMean(torch.nn.Flatten(), S * S)
+    perfect = black_box.NearestClassMean(torch.nn.Flatten(), S * S)
     clean = images[:, :1].expand(-1, 20, -1, -1).contiguous()  # all drawers identical
     acc = evaluation.evaluate(perfect, sampler(clean, batch_size=7), n_tasks=30)
     assert acc.n_tasks == 30 and acc.mean == 1.0 and acc.ci95 == 0.0
@@ -45,7 +46,7 @@ def test_evaluate_counts_tasks_and_scores_a_perfect_model(images: torch.Tensor) 
 def test_evaluate_a_fixed_list_and_restore_the_mode(images: torch.Tensor) -> None:
     eps = evaluation.fixed_episodes(sampler(images, batch_size=4), 10)
     assert len(eps) == 3  # ceil(10 / 4) meta-batches
-    model = blackbox.build_model("hypernet", "pixels", image_size=S).train()
+    model = black_box.build_model("hypernet", "pixels", image_size=S).train()
     acc = evaluation.evaluate(model, eps, n_tasks=10)
     assert acc.n_tasks == 10 and model.training
     with pytest.raises(ValueError, match="at least 2"):
@@ -56,7 +57,7 @@ def test_evaluate_moves_episodes_to_the_model(images: torch.Tensor, monkeypatch)
     moved: list[str] = []
     original = Episode.to
     monkeypatch.setattr(Episode, "to", lambda self, d: moved.append(str(d)) or original(self, d))
-    model = blackbox.build_model("hypernet", "pixels", image_size=S)
+    model = black_box.build_model("hypernet", "pixels", image_size=S)
     evaluation.evaluate(model, sampler(images), n_tasks=8)
     assert moved and set(moved) == {"cpu"}
     assert evaluation.episode_device(torch.nn.Flatten()).type == "cpu"  # stateless model
@@ -64,7 +65,7 @@ def test_evaluate_moves_episodes_to_the_model(images: torch.Tensor, monkeypatch)
 
 def test_prediction_change_rate_tells_sets_from_sequences(images: torch.Tensor) -> None:
     eps = [sampler(images, n_query=2).sample()]
-    ff = blackbox.build_model("feedforward", "pixels", n_way=3, image_size=S)
-    lstm = blackbox.build_model("lstm", "pixels", n_way=3, image_size=S)
+    ff = black_box.build_model("feedforward", "pixels", n_way=3, image_size=S)
+    lstm = black_box.build_model("lstm", "pixels", n_way=3, image_size=S)
     assert evaluation.prediction_change_rate(ff, eps)[1] < 1e-4
     assert evaluation.prediction_change_rate(lstm, eps)[1] > 1e-4

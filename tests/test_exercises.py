@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import exercises as ex
+from lecture_utils.exercises import checks as ex
 
 
 def stub(*args, **kwargs):
@@ -208,7 +208,7 @@ def test_every_check_has_a_mistake_test() -> None:
 
 def test_the_reference_one_hot_layout_matches_the_sampler() -> None:
     """The exercise's reference is the sampler's own homework labels."""
-    from lecture_utils.episodes import EpisodeSampler
+    from lecture_utils.episodes.sampler import EpisodeSampler
 
     images = torch.rand(12, 20, 28, 28)
     batch = EpisodeSampler(
@@ -226,7 +226,7 @@ def test_the_reference_one_hot_layout_matches_the_sampler() -> None:
 
 
 def test_the_reference_mann_inputs_match_the_package() -> None:
-    from lecture_utils.blackbox import lstm_input_sequence
+    from lecture_utils.models.black_box.base import lstm_input_sequence
 
     sf, qf, sy = torch.randn(2, 6, 4), torch.randn(2, 3, 4), torch.randint(0, 3, (2, 6))
     assert torch.allclose(
@@ -235,7 +235,7 @@ def test_the_reference_mann_inputs_match_the_package() -> None:
 
 
 def test_the_reference_pair_context_matches_the_neural_process() -> None:
-    from lecture_utils.blackbox_regression import NeuralProcess
+    from lecture_utils.models.regression import NeuralProcess
 
     model = NeuralProcess(context_dim=8, hidden=16)
     sx, sy = torch.randn(2, 5, 1), torch.randn(2, 5, 1)
@@ -244,7 +244,7 @@ def test_the_reference_pair_context_matches_the_neural_process() -> None:
 
 
 def test_the_reference_gaussian_nll_matches_the_package() -> None:
-    from lecture_utils.blackbox_regression import gaussian_nll
+    from lecture_utils.models.regression import gaussian_nll
 
     y, m, s = torch.randn(3, 4), torch.randn(3, 4), torch.rand(3, 4) + 0.1
     assert torch.allclose(ex.reference_gaussian_nll(y, m, s), gaussian_nll(y, m, s))

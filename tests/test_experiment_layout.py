@@ -42,7 +42,7 @@ def test_the_check_flags_relative_and_absolute_sibling_imports(tmp_path: Path) -
     module.write_text(
         "from .fine_tuning_rules import Target\n"
         "from . import black_box\n"
-        "import lecture_utils.experiments.black_box_plots\n"
+        "import lecture_utils.experiments.nb04_black_box.plots\n"
         "from lecture_utils.experiments import multitask_transfer\n"
         "from ..experiments.black_box import Setup\n"
         "from .. import experiments\n"

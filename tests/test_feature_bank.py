@@ -1,4 +1,4 @@
-"""lecture_utils.feature_bank: frozen-encoder features, their samplers, and back to images."""
+"""lecture_utils.models.feature_bank: frozen-encoder features, their samplers, and back to images."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from conftest import PATTERN_SIZE
-from lecture_utils import blackbox, feature_bank, runtime
-from lecture_utils.episodes import EpisodeSampler
+from lecture_utils.core import runtime
+from lecture_utils.episodes.sampler import EpisodeSampler
+from lecture_utils.models import black_box, feature_bank
 
 S = PATTERN_SIZE  # the `images` fixture (conftest.py)
 
@@ -27,7 +28,7 @@ def test_bank_sampler_feeds_feature_models(images: torch.Tensor) -> None:
     # Every vector is standardised: mean 0, norm sqrt(F).
     torch.testing.assert_close(ep.support_x.norm(dim=-1), torch.full((2, 6), math.sqrt(5)))
     torch.testing.assert_close(ep.support_x.mean(dim=-1), torch.zeros(2, 6))
-    model = blackbox.build_model("attention", "features", n_way=3, feature_dim=bank.feature_dim)
+    model = black_box.build_model("attention", "features", n_way=3, feature_dim=bank.feature_dim)
     assert model(ep.support_x, ep.support_y, ep.query_x).shape == (2, 3, 3)
 
 
@@ -56,7 +57,7 @@ def test_encode_images_uses_the_runtime_device(images: torch.Tensor, monkeypatch
 def test_on_images_matches_the_bank(images: torch.Tensor) -> None:
     encoder = linear_encoder(6)
     bank = feature_bank.FeatureBank(encoder, images)
-    model = blackbox.build_model("hypernet", "features", feature_dim=bank.feature_dim).eval()
+    model = black_box.build_model("hypernet", "features", feature_dim=bank.feature_dim).eval()
     kw = dict(n_way=3, k_shot=1, n_query=2, batch_size=4, seed=4)
     pix = EpisodeSampler(images, range(12), **kw).sample()
     feat = bank.sampler(range(12), **kw).sample()
@@ -70,7 +71,7 @@ def test_unfreeze_onto_images_starts_where_the_feature_model_is(images: torch.Te
     encoder = linear_encoder(6)
     for p in encoder.parameters():
         p.requires_grad_(False)
-    model = blackbox.build_model("attention", "features", n_way=3, feature_dim=6).eval()
+    model = black_box.build_model("attention", "features", n_way=3, feature_dim=6).eval()
     tuned = feature_bank.unfreeze_onto_images(model, encoder).eval()
     ep = EpisodeSampler(images, range(12), n_way=3, n_query=2, batch_size=4, seed=2).sample()
     torch.testing.assert_close(

@@ -1,4 +1,4 @@
-"""Fine-tuning tools (lecture_utils.finetuning) and notebook 02's runners and verdicts."""
+"""Fine-tuning tools (lecture_utils.training.fine_tuning) and notebook 02's runners and verdicts."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from lecture_utils import fine_tuning_runs as ftr
-from lecture_utils import finetuning as ft
-from lecture_utils import runtime, stats, store, training
-from lecture_utils.experiments import fine_tuning_rules as fr
-from lecture_utils.experiments import fine_tuning_selection as fs
-from lecture_utils.labelled import LabelledImages
+from lecture_utils.core import runtime, stats, store
+from lecture_utils.data.labelled import LabelledImages
+from lecture_utils.experiments.nb02_fine_tuning import rules as fr
+from lecture_utils.experiments.nb02_fine_tuning import runs as ftr
+from lecture_utils.experiments.nb02_fine_tuning import selection as fs
+from lecture_utils.training import fine_tuning as ft
+from lecture_utils.training import trainer
 
 
 def tiny_model(classes: int = 3, seed: int = 0) -> torch.nn.Module:
@@ -202,7 +203,7 @@ def test_fine_tune_frozen_prefix_shortcut_matches_plain_training() -> None:
     recipe = ft.Recipe(lr=0.05, steps=4, batch_size=5, trainable=(3, 4))
     ft.fine_tune(fast, data, recipe, seed=2, device="cpu")
     ft.set_trainable(plain, (3, 4))
-    training.train(plain, data, steps=4, batch_size=5, seed=2, device="cpu", progress=False,
+    trainer.train(plain, data, steps=4, batch_size=5, seed=2, device="cpu", progress=False,
                    param_groups=ft.discriminative_param_groups(plain, 0.05, 1.0))  # fmt: skip
     for (name, a), b in zip(fast.state_dict().items(), plain.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
@@ -215,8 +216,8 @@ def test_gradual_unfreezing_and_lp_ft_train_the_layers_they_say(monkeypatch) -> 
     ft.fine_tune(model, data, recipe, device="cpu")  # never reaches the first unfreezing
     assert not changed(before, model, "trunk.") and changed(before, model, "head.")
     seen = []
-    real_train = training.train
-    monkeypatch.setattr(training, "train", lambda m, *a, **k: (
+    real_train = trainer.train
+    monkeypatch.setattr(trainer, "train", lambda m, *a, **k: (
         seen.append(ft.trainable_layers(model)), real_train(m, *a, **k))[1])  # fmt: skip
     model = tiny_model()
     ft.fine_tune(model, data, ft.Recipe(steps=4, lp_steps=2, batch_size=5), device="cpu")
@@ -339,7 +340,7 @@ def test_findings_in_steps_where_lower_is_better() -> None:
 
 def test_recipe_warmup_reaches_the_training_loop(monkeypatch) -> None:
     seen = []
-    real = training.train
+    real = trainer.train
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("warmup", 0))

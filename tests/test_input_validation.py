@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from lecture_utils import blackbox
-from lecture_utils.episodes import EpisodeSampler
+from lecture_utils.episodes.sampler import EpisodeSampler
+from lecture_utils.models import black_box
 
 S = 8
 
@@ -97,9 +97,9 @@ def episode(n_way: int = 5, k_shot: int = 2, size: int = 28, labels=None, b: int
     return torch.rand(b, n_items, 1, size, size), support_y, torch.rand(b, 3, 1, size, size)
 
 
-@pytest.mark.parametrize("family", blackbox.FAMILIES)
+@pytest.mark.parametrize("family", black_box.families())
 def test_pixel_model_given_another_image_size_names_both_sizes(family):
-    model = blackbox.build_model(family, "pixels", image_size=28)
+    model = black_box.build_model(family, "pixels", image_size=28)
     with pytest.raises(ValueError) as info:
         model(*episode(size=32))
     message = str(info.value)
@@ -110,9 +110,9 @@ def test_pixel_model_given_another_image_size_names_both_sizes(family):
 @pytest.mark.parametrize("family", ["hypernet", "ncm"])
 def test_models_without_a_class_limit_need_labels_without_gaps(family):
     if family == "ncm":
-        model = blackbox.NearestClassMean(torch.nn.Flatten(), 28 * 28)
+        model = black_box.NearestClassMean(torch.nn.Flatten(), 28 * 28)
     else:
-        model = blackbox.build_model("hypernet", "pixels")
+        model = black_box.build_model("hypernet", "pixels")
     with pytest.raises(ValueError, match=r"without gaps.*N = largest label \+ 1 = 10.*no label 4"):
         model(*episode(labels=[0, 1, 2, 3, 9]))
     assert model(*episode(labels=[3, 1, 0, 2, 4])).shape == (2, 3, 5)  # any order is fine
@@ -120,7 +120,7 @@ def test_models_without_a_class_limit_need_labels_without_gaps(family):
 
 def test_attention_width_must_divide_into_heads():
     with pytest.raises(ValueError, match="d_model=130 must be divisible by heads=4.*d_model=132"):
-        blackbox.build_model("attention", "pixels", d_model=130, heads=4)
+        black_box.build_model("attention", "pixels", d_model=130, heads=4)
 
 
 @pytest.mark.parametrize(
@@ -136,4 +136,4 @@ def test_attention_width_must_divide_into_heads():
 )
 def test_constructors_validate_their_widths(family, kwargs, name):
     with pytest.raises(ValueError, match=f"{name} must be a whole number of at least 1"):
-        blackbox.build_model(family, "pixels", **kwargs)
+        black_box.build_model(family, "pixels", **kwargs)

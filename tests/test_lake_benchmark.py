@@ -1,12 +1,12 @@
-"""lecture_utils.lake_benchmark: the published anchors, the skip path without all_runs.zip,
+"""lecture_utils.experiments.nb04_black_box.lake: the published anchors, the skip path without all_runs.zip,
 and the collection's rows on synthetic runs."""
 
 from __future__ import annotations
 
 import torch
 
-from lecture_utils import lake_benchmark as lake
-from lecture_utils import omniglot, one_shot
+from lecture_utils.data import omniglot, one_shot
+from lecture_utils.experiments.nb04_black_box import lake as lake
 
 
 def _runs(n_runs: int = 2, n_way: int = 4) -> list[one_shot.OneShotRun]:

@@ -1,4 +1,4 @@
-"""The LR range test (lecture_utils.lr_range) and the steps-to-accuracy helper (results)."""
+"""The LR range test (lecture_utils.training.lr_range) and the steps-to-accuracy helper (results)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils import finetuning, lr_range, results
-from lecture_utils.labelled import LabelledImages
+from lecture_utils.analysis import tables
+from lecture_utils.data.labelled import LabelledImages
+from lecture_utils.training import fine_tuning, lr_range
 
 
 def toy_problem(seed: int = 0) -> tuple[nn.Module, LabelledImages]:
@@ -33,27 +34,27 @@ def test_rates_grow_geometrically_between_the_bounds() -> None:
 def test_range_test_records_every_step_and_leaves_the_model_alone() -> None:
     model, data = toy_problem()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    lrs, losses = finetuning.lr_range_test(
+    lrs, losses = fine_tuning.lr_range_test(
         model, data, lr_min=1e-4, lr_max=10.0, steps=60, seed=0, device="cpu"
     )
     assert len(lrs) == len(losses) == 60
     assert lrs == pytest.approx(lr_range.range_rates(1e-4, 10.0, 60))  # the rate each step used
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    again = finetuning.lr_range_test(
+    again = fine_tuning.lr_range_test(
         model, data, lr_min=1e-4, lr_max=10.0, steps=60, seed=0, device="cpu"
     )
     assert again == (lrs, losses)
-    picked = finetuning.pick_lr(lrs, losses)
+    picked = fine_tuning.pick_lr(lrs, losses)
     assert 1e-4 <= picked <= 10.0
     assert min(losses[-10:]) < losses[0] or max(losses[-10:]) > losses[0]  # the loss moved
 
 
 def test_picked_rate_trains_the_toy_problem() -> None:
     model, data = toy_problem()
-    lrs, losses = finetuning.lr_range_test(
+    lrs, losses = fine_tuning.lr_range_test(
         model, data, lr_min=1e-5, lr_max=10.0, steps=80, seed=0, device="cpu"
     )
-    picked = finetuning.pick_lr(lrs, losses)
+    picked = fine_tuning.pick_lr(lrs, losses)
     opt = torch.optim.Adam(model.parameters(), lr=picked)
     for _ in range(50):
         opt.zero_grad()
@@ -91,10 +92,10 @@ def test_smoothing_stops_at_a_non_finite_loss() -> None:
 
 
 def test_steps_to_reach() -> None:
-    assert results.steps_to_reach([0, 6, 12, 18], [0.1, 0.3, 0.5, 0.7], 0.5) == 12
-    assert results.steps_to_reach([0, 6, 12], [0.1, 0.3, 0.4], 0.5) is None
-    assert results.steps_to_reach([0, 6], [0.6, 0.1], 0.5) == 0  # the first time it got there
+    assert tables.steps_to_reach([0, 6, 12, 18], [0.1, 0.3, 0.5, 0.7], 0.5) == 12
+    assert tables.steps_to_reach([0, 6, 12], [0.1, 0.3, 0.4], 0.5) is None
+    assert tables.steps_to_reach([0, 6], [0.6, 0.1], 0.5) == 0  # the first time it got there
     with pytest.raises(ValueError):
-        results.steps_to_reach([0, 6], [0.1], 0.5)
+        tables.steps_to_reach([0, 6], [0.1], 0.5)
     with pytest.raises(ValueError):
-        results.steps_to_reach([6, 0], [0.1, 0.2], 0.5)
+        tables.steps_to_reach([6, 0], [0.1, 0.2], 0.5)

@@ -1,4 +1,4 @@
-"""lecture_utils.meta_training: the episode loop (steps, seeds, clipping, devices) and the
+"""lecture_utils.training.meta_training: the episode loop (steps, seeds, clipping, devices) and the
 cached, one-cycle encoder pretraining (reproducible; its cache key covers the characters)."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from conftest import PATTERN_SIZE
-from lecture_utils import blackbox, meta_training, runtime, store, training
-from lecture_utils.episodes import Episode, EpisodeSampler
+from lecture_utils.core import runtime, store
+from lecture_utils.episodes.sampler import Episode, EpisodeSampler
+from lecture_utils.models import black_box
+from lecture_utils.training import meta_training, trainer
 
 S = PATTERN_SIZE  # the `images` fixture (conftest.py)
 
@@ -39,7 +41,7 @@ def weights(model: torch.nn.Module) -> list[torch.Tensor]:
 
 
 def test_meta_train_respects_step_budget_and_records_history(images: torch.Tensor) -> None:
-    model = blackbox.build_model("hypernet", "pixels", image_size=S)
+    model = black_box.build_model("hypernet", "pixels", image_size=S)
     train, val = sampler(images, range(8)), sampler(images, range(8, 12))
     history = meta_training.meta_train(
         model, train, val, steps=7, eval_every=3, val_tasks=8, progress=False, name="h"
@@ -55,7 +57,7 @@ def test_meta_train_respects_step_budget_and_records_history(images: torch.Tenso
 def test_meta_train_twice_with_the_same_seed_is_identical(images: torch.Tensor) -> None:
     runs = []
     for _ in range(2):
-        model = blackbox.build_model("feedforward", "pixels", image_size=S, n_way=3, seed=4)
+        model = black_box.build_model("feedforward", "pixels", image_size=S, n_way=3, seed=4)
         h = meta_training.meta_train(
             model, sampler(images, range(12), seed=5), steps=6, progress=False, seed=4
         )
@@ -64,7 +66,7 @@ def test_meta_train_twice_with_the_same_seed_is_identical(images: torch.Tensor) 
     for a, b in zip(runs[0][1], runs[1][1], strict=True):
         assert torch.equal(a, b)
     # ... and the seed matters: another sampler seed gives other losses.
-    model = blackbox.build_model("feedforward", "pixels", image_size=S, n_way=3, seed=4)
+    model = black_box.build_model("feedforward", "pixels", image_size=S, n_way=3, seed=4)
     other = meta_training.meta_train(
         model, sampler(images, range(12), seed=6), steps=6, progress=False, seed=4
     )
@@ -75,7 +77,7 @@ def test_meta_train_leaves_the_global_rng_alone(images: torch.Tensor) -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    model = blackbox.build_model("attention", "pixels", image_size=S, n_way=3)
+    model = black_box.build_model("attention", "pixels", image_size=S, n_way=3)
     meta_training.meta_train(model, sampler(images, range(12)), steps=2, progress=False)
     torch.testing.assert_close(torch.rand(3), expected)
 
@@ -90,7 +92,7 @@ def largest_grad_norm_at_step(images: torch.Tensor, clip_grad: float | None) -> 
 
     handle = register_optimizer_step_pre_hook(record)
     try:
-        model = blackbox.build_model("lstm", "pixels", n_way=3, image_size=S)
+        model = black_box.build_model("lstm", "pixels", n_way=3, image_size=S)
         meta_training.meta_train(
             model, sampler(images, range(12)), steps=3, clip_grad=clip_grad, progress=False
         )
@@ -107,11 +109,11 @@ def test_meta_train_clips_the_gradient_norm(images: torch.Tensor) -> None:
 
 
 def test_meta_training_learns_an_easy_problem(images: torch.Tensor) -> None:
-    model = blackbox.build_model("hypernet", "pixels", image_size=S)
+    model = black_box.build_model("hypernet", "pixels", image_size=S)
     train, test = sampler(images, range(8), batch_size=16), sampler(images, range(8, 12))
     history = meta_training.meta_train(model, train, steps=60, lr=1e-3, progress=False)
     assert sum(history.train_loss[-10:]) < 0.1 * sum(history.train_loss[:10])
-    from lecture_utils.evaluation import evaluate
+    from lecture_utils.training.evaluation import evaluate
 
     assert evaluate(model, test, n_tasks=64).mean > 0.9
 
@@ -126,7 +128,7 @@ def test_meta_training_learns_an_easy_problem(images: torch.Tensor) -> None:
     ],
 )
 def test_meta_train_rejects_bad_budgets(images: torch.Tensor, kwargs, error, message) -> None:
-    model = blackbox.build_model("lstm", "pixels", image_size=S, n_way=3)
+    model = black_box.build_model("lstm", "pixels", image_size=S, n_way=3)
     with pytest.raises(error, match=message):
         meta_training.meta_train(model, sampler(images, range(12)), progress=False, **kwargs)
 
@@ -140,7 +142,7 @@ def test_meta_train_runs_on_the_given_device(images: torch.Tensor, monkeypatch) 
         return original(self, device)
 
     monkeypatch.setattr(Episode, "to", spy)
-    model = blackbox.build_model("hypernet", "pixels", image_size=S)
+    model = black_box.build_model("hypernet", "pixels", image_size=S)
     meta_training.meta_train(
         model, sampler(images, range(12)), steps=2, progress=False, device="cpu"
     )
@@ -156,13 +158,13 @@ def test_meta_train_uses_runtime_get_device_by_default(images: torch.Tensor, mon
         return torch.device("cpu")
 
     monkeypatch.setattr(runtime, "get_device", fake_device)
-    model = blackbox.build_model("hypernet", "pixels", image_size=S)
+    model = black_box.build_model("hypernet", "pixels", image_size=S)
     meta_training.meta_train(model, sampler(images, range(12)), steps=1, progress=False)
     assert calls
 
 
 def test_history_steps_to() -> None:
-    log = training.TrainLog(eval_steps=[100, 200], eval_values=[0.5, 0.9])
+    log = trainer.TrainLog(eval_steps=[100, 200], eval_values=[0.5, 0.9])
     h = meta_training.MetaHistory(log=log)
     assert h.steps_to(0.8) == 200 and h.steps_to(0.95) is None and h.best_val == 0.9
     assert not hasattr(h, "seconds_to")

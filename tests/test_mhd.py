@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lecture_utils import omniglot, one_shot
+from lecture_utils.data import omniglot, one_shot
 
 
 def glyph(cols: list[int], size: int = 12, row: int = 3) -> torch.Tensor:

@@ -9,10 +9,13 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from lecture_utils import convnet, finetuning, joint_training, labelled, runtime, training
-from lecture_utils.experiments import multitask_transfer as mt
-from lecture_utils.labelled import LabelledImages
-from lecture_utils.results import Run, Runs
+from lecture_utils.analysis.tables import Run, Runs
+from lecture_utils.core import runtime
+from lecture_utils.data import labelled
+from lecture_utils.data.labelled import LabelledImages
+from lecture_utils.experiments.nb01_multitask import runs as mt
+from lecture_utils.models import convnet
+from lecture_utils.training import fine_tuning, multitask
 
 TINY = mt.Budget(
     channels=8, pretrain_steps=4, multitask_steps=4, adapt_steps=4, probe_steps=4,
@@ -29,7 +32,7 @@ def test_budget_rejects_zero_steps() -> None:
 
 
 def tiny_two_task_model() -> convnet.MultiHeadClassifier:
-    with training.seeded_init(0):
+    with runtime.seeded_init(0):
         return convnet.MultiHeadClassifier(convnet.ConvTrunk(channels=4), {"A": 4, "B": 3})
 
 
@@ -45,7 +48,7 @@ def test_multitask_weight_extremes_ignore_one_task(weight: float, ignored: str) 
     other = "A" if ignored == "B" else "B"
     frozen = model.heads[ignored].weight.detach().clone()
     trained = model.heads[other].weight.detach().clone()
-    log = joint_training.train_multitask(
+    log = multitask.train_multitask(
         model, random_task(4, 12), random_task(3, 20), weight, steps=3, batch_size=8,
         target_batch_size=4, device="cpu", progress=False,
     )  # fmt: skip
@@ -59,7 +62,7 @@ def test_multitask_weight_extremes_ignore_one_task(weight: float, ignored: str) 
 def test_multitask_is_reproducible_and_rejects_bad_weights() -> None:
     losses = []
     for _ in range(2):
-        log = joint_training.train_multitask(
+        log = multitask.train_multitask(
             tiny_two_task_model(), random_task(4, 12), random_task(3, 20), 0.5, steps=4,
             batch_size=8, target_batch_size=4, max_shift=2, seed=3, device="cpu",
             progress=False,
@@ -67,7 +70,7 @@ def test_multitask_is_reproducible_and_rejects_bad_weights() -> None:
         losses.append(log.loss)
     assert losses[0] == losses[1]
     with pytest.raises(ValueError, match="weight=1.5"):
-        joint_training.train_multitask(
+        multitask.train_multitask(
             tiny_two_task_model(), random_task(4, 8), random_task(3, 8), 1.5, steps=1,
             progress=False,
         )  # fmt: skip
@@ -79,7 +82,7 @@ def test_multitask_is_reproducible_and_rejects_bad_weights() -> None:
 @pytest.fixture(scope="module")
 def data(request):
     request.getfixturevalue("real_data")
-    from lecture_utils import omniglot
+    from lecture_utils.data import omniglot
 
     return omniglot.load_omniglot()
 
@@ -108,8 +111,8 @@ def test_make_tasks_keeps_a_out_of_b_and_splits_by_drawer(tasks: mt.TwoTasks, da
 @pytest.mark.real_data
 def test_pretraining_reaches_a_working_accuracy_on_real_data(data) -> None:
     train, test = labelled.drawer_split(data.images, range(5), 10, 10, seed=0)
-    model = finetuning.new_classifier(5, channels=8, seed=0)
-    log = finetuning.pretrain(model, train, steps=60, lr=1e-2, batch_size=10, seed=0,
+    model = fine_tuning.new_classifier(5, channels=8, seed=0)
+    log = fine_tuning.pretrain(model, train, steps=60, lr=1e-2, batch_size=10, seed=0,
                               device="cpu", progress=False)  # fmt: skip
     assert log.lr[0] > 10 * log.lr[-1]  # the cosine decay is there
     assert labelled.accuracy(model, test) > 0.6  # held-out drawers; chance is 0.2

@@ -22,8 +22,9 @@ import pytest
 import torch
 from PIL import Image
 
-from lecture_utils import omniglot, store
-from lecture_utils.store import CacheWarning
+from lecture_utils.core import store
+from lecture_utils.core.store import CacheWarning
+from lecture_utils.data import omniglot
 
 # --------------------------------------------------------------------------------------------
 # Fixtures: tiny official-layout zips

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lecture_utils import omniglot, one_shot
+from lecture_utils.data import omniglot, one_shot
 
 SIZE = 16
 

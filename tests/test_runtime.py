@@ -1,4 +1,4 @@
-"""lecture_utils.runtime: the fast-mode switch, seeds and the device helper."""
+"""lecture_utils.core.runtime: the fast-mode switch, seeds and the device helper."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 import pytest
 import torch
 
-from lecture_utils import runtime
+from lecture_utils.core import runtime
 
 
 @pytest.mark.parametrize("value", ["1", "true", "TRUE", "yes", " on "])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from lecture_utils.episodes import EpisodeSampler
+from lecture_utils.episodes.sampler import EpisodeSampler
 
 S = 6
 

@@ -1,4 +1,4 @@
-"""lecture_utils.sine_tasks: shapes, seeding, ranges, disjoint meta-train and meta-test tasks."""
+"""lecture_utils.episodes.sine_tasks: shapes, seeding, ranges, disjoint meta-train and meta-test tasks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from lecture_utils import sine_tasks
-from lecture_utils.sine_tasks import SineTasks
+from lecture_utils.episodes import sine_tasks
+from lecture_utils.episodes.sine_tasks import SineTasks
 
 
 @pytest.mark.parametrize("split", sine_tasks.SPLITS)

@@ -6,14 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils import training
-from lecture_utils.snail import SNAIL, CausalAttention, CausalConv, dilations_for
+from lecture_utils.core import runtime
+from lecture_utils.models.black_box.snail import SNAIL, CausalAttention, CausalConv, dilations_for
+from lecture_utils.training import trainer
 
 F_DIM, N, K, Q = 8, 3, 2, 2
 
 
 def model(seed: int = 0, **kw: object) -> SNAIL:
-    with training.seeded_init(seed):
+    with runtime.seeded_init(seed):
         return SNAIL(nn.Flatten(), F_DIM, max_way=5, max_support=10, **kw)
 
 
@@ -97,8 +98,8 @@ def test_it_learns_a_toy_task() -> None:
         sx, sy, qx, qy = task()
         return nn.functional.cross_entropy(m(sx, sy, qx).flatten(0, 1), qy.flatten())
 
-    opt = training.make_optimizer(m.parameters(), lr=3e-3)
-    training.optimise(m, loss_at, steps=150, optimizer=opt, progress=False)
+    opt = trainer.make_optimizer(m.parameters(), lr=3e-3)
+    trainer.optimise(m, loss_at, steps=150, optimizer=opt, progress=False)
     sx, sy, qx, qy = task(64)
     with torch.no_grad():
         acc = (m(sx, sy, qx).argmax(-1) == qy).float().mean().item()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lecture_utils import stats
+from lecture_utils.core import stats
 
 
 def test_t_quantiles_match_published_tables() -> None:

@@ -1,4 +1,4 @@
-"""lecture_utils.store: atomic writes, stale temporaries, checked checkpoints and cached models.
+"""lecture_utils.core.store: atomic writes, stale temporaries, checked checkpoints and cached models.
 
 The concurrency and kill tests start real processes (the venv's Python) and need no network.
 """
@@ -21,8 +21,9 @@ import torch
 from test_omniglot import make_zip, md5_of
 from torch import nn
 
-from lecture_utils import omniglot, store
-from lecture_utils.store import CacheWarning, CheckpointError
+from lecture_utils.core import store
+from lecture_utils.core.store import CacheWarning, CheckpointError
+from lecture_utils.data import omniglot
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,7 +121,7 @@ def test_killed_cache_write_then_next_load_succeeds_and_leaves_nothing(tmp_path,
     writer = run_python(
         """
         import json, sys, time, torch
-        from lecture_utils import omniglot
+        from lecture_utils.data import omniglot
         omniglot.OFFICIAL_MD5.update(json.loads(sys.argv[2]))
 
         def slow_save(obj, path):  # writes part of the file, then hangs until killed
@@ -165,7 +166,8 @@ def test_killed_cache_write_then_next_load_succeeds_and_leaves_nothing(tmp_path,
 CONCURRENT_WRITER = """
 import sys, time, torch
 from pathlib import Path
-from lecture_utils import omniglot, store
+from lecture_utils.core import store
+from lecture_utils.data import omniglot
 
 ident, folder = int(sys.argv[1]), Path(sys.argv[2])
 gen = torch.Generator().manual_seed(0)  # the same data in both processes

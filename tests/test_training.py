@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils import training
-from lecture_utils.labelled import LabelledImages
+from lecture_utils.core import runtime
+from lecture_utils.data.labelled import LabelledImages
+from lecture_utils.training import trainer
 
 COS_QUARTER = (1 + math.cos(math.pi / 4)) / 2
 
@@ -22,13 +23,13 @@ def toy_data(n: int = 64, classes: int = 4, seed: int = 0) -> LabelledImages:
 
 
 def toy_model(seed: int = 0) -> nn.Module:
-    with training.seeded_init(seed):
+    with runtime.seeded_init(seed):
         return nn.Sequential(nn.Flatten(), nn.Linear(36, 16), nn.ReLU(), nn.Linear(16, 4))
 
 
-def run(seed: int = 0, **kwargs: object) -> tuple[nn.Module, training.TrainLog]:
+def run(seed: int = 0, **kwargs: object) -> tuple[nn.Module, trainer.TrainLog]:
     model = toy_model()
-    log = training.train(
+    log = trainer.train(
         model, toy_data(), steps=12, batch_size=8, seed=seed, device="cpu", progress=False,
         **kwargs,
     )  # fmt: skip
@@ -73,7 +74,7 @@ def test_seeded_init_is_reproducible() -> None:
     ],
 )  # fmt: skip
 def test_schedule_factors(schedule: str, warmup: int, expected: list[float]) -> None:
-    got = [training.lr_factor(s, 4, schedule, warmup) for s in range(4)]
+    got = [trainer.lr_factor(s, 4, schedule, warmup) for s in range(4)]
     assert got == pytest.approx(expected)
 
 
@@ -85,7 +86,7 @@ def test_cosine_schedule_reaches_the_optimiser() -> None:
 
 
 def test_one_cycle_rises_then_falls() -> None:
-    factors = [training.lr_factor(s, 100, "one_cycle") for s in range(100)]
+    factors = [trainer.lr_factor(s, 100, "one_cycle") for s in range(100)]
     peak = factors.index(max(factors))
     assert 10 <= peak <= 20 and factors[0] < 0.1 and factors[-1] < 0.01
 
@@ -99,9 +100,9 @@ def test_unknown_schedule_and_bad_budget_are_refused() -> None:
     with pytest.raises(ValueError, match="schedule"):
         run(schedule="linear")
     with pytest.raises(ValueError, match="steps"):
-        training.train(toy_model(), toy_data(), steps=0, device="cpu", progress=False)
+        trainer.train(toy_model(), toy_data(), steps=0, device="cpu", progress=False)
     with pytest.raises(ValueError, match="steps"):
-        training.train(toy_model(), toy_data(), steps=2.5, device="cpu", progress=False)
+        trainer.train(toy_model(), toy_data(), steps=2.5, device="cpu", progress=False)
 
 
 def test_clip_grad_limits_the_gradient_norm() -> None:
@@ -113,7 +114,7 @@ def test_clip_grad_limits_the_gradient_norm() -> None:
 
     def grad_norm(clip: float | None) -> float:
         opt = torch.optim.SGD(params, lr=0.0)
-        training.optimise(model, loss_at, steps=1, optimizer=opt, clip_grad=clip, progress=False)
+        trainer.optimise(model, loss_at, steps=1, optimizer=opt, clip_grad=clip, progress=False)
         return torch.norm(torch.stack([p.grad.norm() for p in params])).item()
 
     assert grad_norm(0.5) == pytest.approx(0.5, rel=1e-4)
@@ -126,7 +127,7 @@ def test_param_groups_keep_their_rates() -> None:
         {"params": model[1].parameters(), "lr": 1e-4},
         {"params": model[3].parameters(), "lr": 1e-2},
     ]
-    training.train(model, toy_data(), steps=2, param_groups=groups, device="cpu", progress=False)
+    trainer.train(model, toy_data(), steps=2, param_groups=groups, device="cpu", progress=False)
     # One Adam step moves each weight by about its group's rate.
     model2 = toy_model()
     before = model2[1].weight.detach().clone(), model2[3].weight.detach().clone()
@@ -134,7 +135,7 @@ def test_param_groups_keep_their_rates() -> None:
         {"params": model2[1].parameters(), "lr": 1e-4},
         {"params": model2[3].parameters(), "lr": 1e-2},
     ]
-    training.train(model2, toy_data(), steps=1, param_groups=groups2, device="cpu", progress=False)
+    trainer.train(model2, toy_data(), steps=1, param_groups=groups2, device="cpu", progress=False)
     assert (model2[1].weight - before[0]).abs().max().item() == pytest.approx(1e-4, rel=0.05)
     assert (model2[3].weight - before[1]).abs().max().item() == pytest.approx(1e-2, rel=0.05)
 
@@ -144,7 +145,7 @@ def test_frozen_parameters_do_not_move() -> None:
     for p in model[1].parameters():
         p.requires_grad_(False)
     before = model[1].weight.detach().clone()
-    training.train(model, toy_data(), steps=3, device="cpu", progress=False)
+    trainer.train(model, toy_data(), steps=3, device="cpu", progress=False)
     assert torch.equal(before, model[1].weight)
 
 
@@ -153,7 +154,7 @@ def test_everything_frozen_is_a_clear_error() -> None:
     for p in model.parameters():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="frozen"):
-        training.train(model, toy_data(), steps=1, device="cpu", progress=False)
+        trainer.train(model, toy_data(), steps=1, device="cpu", progress=False)
 
 
 def test_hooks_and_evaluation_run_when_asked() -> None:
@@ -191,26 +192,26 @@ def test_model_goes_to_the_requested_device(monkeypatch: pytest.MonkeyPatch) -> 
         return original(device)
 
     monkeypatch.setattr(model, "to", spy)
-    monkeypatch.setattr(training.runtime, "get_device", lambda: torch.device("cpu"))
-    training.train(model, toy_data(), steps=1, device=None, progress=False)
+    monkeypatch.setattr(trainer.runtime, "get_device", lambda: torch.device("cpu"))
+    trainer.train(model, toy_data(), steps=1, device=None, progress=False)
     assert moved == [torch.device("cpu")]
     assert next(model.parameters()).device.type == "cpu"
 
 
 def test_default_device_comes_from_get_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(training.runtime, "get_device", lambda: torch.device("meta"))
+    monkeypatch.setattr(trainer.runtime, "get_device", lambda: torch.device("meta"))
     with pytest.raises((RuntimeError, NotImplementedError)):
         # A model on the fake 'meta' device cannot compute a real loss: proof it was used.
-        training.train(toy_model(), toy_data(), steps=1, device=None, progress=False)
+        trainer.train(toy_model(), toy_data(), steps=1, device=None, progress=False)
 
 
 def test_index_batches_cover_every_example_each_pass() -> None:
     gen = torch.Generator().manual_seed(0)
-    batches = training.index_batches(10, 5, gen)
+    batches = trainer.index_batches(10, 5, gen)
     first_pass = torch.cat([next(batches), next(batches)])
     assert sorted(first_pass.tolist()) == list(range(10))
 
 
 def test_steps_for_epochs() -> None:
-    assert training.steps_for_epochs(2, 100, 10) == 20
-    assert training.steps_for_epochs(1, 5, 64) == 1
+    assert trainer.steps_for_epochs(2, 100, 10) == 20
+    assert trainer.steps_for_epochs(1, 5, 64) == 1

@@ -1,0 +1,83 @@
+"""One fine-tuning run on a target task: a pretrained ``state_dict`` and a :class:`Recipe`.
+
+:class:`Target` holds a fine-tuning problem (few-shot ``train``, ``test`` and untouched ``fresh``
+drawers); :func:`prepare_model` loads a pretrained state and fits its head to the target
+(re-initialised, or the matching pretraining rows kept); :func:`run_recipe` fine-tunes that
+model with :func:`fine_tuning.fine_tune` and scores it. Notebook 02's experiments are built on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lecture_utils.core import runtime
+from lecture_utils.data.labelled import LabelledImages
+from lecture_utils.models import convnet
+from lecture_utils.training import fine_tuning
+from lecture_utils.training.fine_tuning import FineTuneResult, Recipe
+
+
+@dataclass
+class Target:
+    """A fine-tuning problem: few-shot ``train``, ``test`` and ``fresh`` (untouched) drawers.
+
+    ``head_rows[i]`` is the pretraining class of target label ``i`` when the label space is
+    the pretraining one (so the old head can be kept); ``None`` for a new label space.
+    """
+
+    name: str
+    train: LabelledImages
+    test: LabelledImages
+    fresh: LabelledImages | None = None
+    head_rows: list[int] | None = None
+
+    def describe(self) -> str:
+        fresh = f", {len(self.fresh)} fresh" if self.fresh is not None else ""
+        return (
+            f"{self.name}: {self.train.num_classes} classes, {len(self.train)} train, "
+            f"{len(self.test)} test{fresh} images"
+        )
+
+
+def prepare_model(
+    state: dict[str, torch.Tensor], target: Target, reinit_head: bool, seed: int
+) -> convnet.Classifier:
+    """Load ``state`` and fit the head to ``target``: re-initialised (seeded), or kept (the
+    pretraining rows ``target.head_rows``, else rows ``0..n-1`` for a new label space)."""
+    pre_classes, channels = state["head.weight"].shape
+    n = target.train.num_classes
+    model = fine_tuning.new_classifier(pre_classes, channels, seed)
+    model.load_state_dict(state)
+    if reinit_head:
+        with runtime.seeded_init(seed):
+            model.reset_head(n)
+        return model
+    rows = target.head_rows if target.head_rows is not None else list(range(n))
+    if len(rows) != n or max(rows) >= pre_classes:
+        raise ValueError(f"cannot keep a {pre_classes}-class head for {n} target classes.")
+    head = nn.Linear(channels, n)
+    with torch.no_grad():
+        head.weight.copy_(model.head.weight[rows])
+        head.bias.copy_(model.head.bias[rows])
+    model.head = head
+    return model
+
+
+def run_recipe(
+    state: dict[str, torch.Tensor], target: Target, recipe: Recipe, seed: int = 0,
+    device: torch.device | str | None = None, curve_every: int | None = None,
+    train: LabelledImages | None = None, evaluate: Sequence[LabelledImages] | None = None,
+) -> FineTuneResult:  # fmt: skip
+    """Fine-tune a copy of ``state`` on ``target.train`` (or ``train``); scores on
+    ``target.test`` and ``target.fresh`` (or on ``evaluate``, e.g. a validation fold)."""
+    model = prepare_model(state, target, recipe.reinit_head, seed)
+    if evaluate is None:
+        evaluate = [d for d in (target.test, target.fresh) if d is not None]
+    return fine_tuning.fine_tune(
+        model, target.train if train is None else train, recipe, evaluate=evaluate,
+        curve_every=curve_every, seed=seed, device=device,
+    )  # fmt: skip

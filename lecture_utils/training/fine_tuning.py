@@ -1,0 +1,453 @@
+"""Reusable fine-tuning tools: freezing, unfreezing, per-layer rates, shifts, folds, a recipe.
+
+Everything works on :meth:`convnet.Classifier.layers` (``block1 .. blockN, head``), so layer
+``i`` always means the same stage of the network.
+
+- freezing: :func:`set_trainable`, :func:`trainable_layers`; frozen layers keep their BatchNorm
+  running statistics (:func:`freeze_batchnorm_of_frozen_layers`), trainable ones update theirs;
+- gradual unfreezing as an ``on_step`` hook of :func:`trainer.train`
+  (:func:`unfreeze_schedule`, :func:`gradual_unfreezing`);
+- per-layer learning rates: :func:`layer_learning_rates`, :func:`discriminative_param_groups`;
+- data: shifts (:func:`invert`, :func:`blur`, :func:`permute_labels`), :func:`kfold_indices`;
+- pretraining (:func:`pretrain`), cached (:func:`pretrained_classifier`); one fine-tuning run
+  of a :class:`Recipe` (:func:`fine_tune`), in steps; the LR range test (:mod:`lr_range`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lecture_utils.core import runtime, store
+from lecture_utils.data import transforms
+from lecture_utils.data.labelled import LabelledImages, accuracy
+from lecture_utils.models import convnet
+from lecture_utils.training import trainer
+from lecture_utils.training.lr_range import lr_range_test, pick_lr  # noqa: F401 (the LR range test lives there)
+
+SHIFTS = ("none", "invert", "blur")
+
+# --------------------------------------------------------------------------------------------
+# Freezing and BatchNorm
+# --------------------------------------------------------------------------------------------
+
+
+def layer_names(model: convnet.Classifier) -> list[str]:
+    """``["block1", ..., "blockN", "head"]`` for ``model.layers()``."""
+    n = len(model.layers())
+    return [f"block{i + 1}" for i in range(n - 1)] + ["head"]
+
+
+def check_layers(model: convnet.Classifier, layers: Iterable[int] | str) -> list[int]:
+    """Sorted layer indices (``"all"`` = every layer); out-of-range indices raise."""
+    n = len(model.layers())
+    if isinstance(layers, str):
+        if layers != "all":
+            raise ValueError(f"layers must be indices or 'all', got {layers!r}.")
+        return list(range(n))
+    chosen = sorted({int(i) for i in layers})
+    bad = [i for i in chosen if not 0 <= i < n]
+    if bad:
+        raise ValueError(
+            f"layer indices {bad} are out of range: this model has {n} layers, 0..{n - 1} "
+            f"({', '.join(layer_names(model))}); pass indices in that range."
+        )
+    return chosen
+
+
+def set_trainable(model: convnet.Classifier, layers: Iterable[int] | str) -> None:
+    """Make exactly ``layers`` (indices into ``model.layers()``, or ``"all"``) trainable."""
+    chosen = set(check_layers(model, layers))
+    for i, layer in enumerate(model.layers()):
+        for p in layer.parameters():
+            p.requires_grad_(i in chosen)
+    freeze_batchnorm_of_frozen_layers(model)
+
+
+def trainable_layers(model: convnet.Classifier) -> list[int]:
+    """Indices of the layers that have at least one trainable parameter."""
+    return [
+        i
+        for i, layer in enumerate(model.layers())
+        if any(p.requires_grad for p in layer.parameters())
+    ]
+
+
+def _frozen_to_eval(model: nn.Module, _inputs: object) -> None:
+    for layer in model.layers():
+        if not any(p.requires_grad for p in layer.parameters()):
+            layer.eval()
+
+
+def freeze_batchnorm_of_frozen_layers(model: convnet.Classifier) -> None:
+    """Keep frozen layers in eval mode, so their BatchNorm running statistics stay fixed.
+
+    The training loop calls ``model.train()`` every step; a forward pre-hook (installed once)
+    puts every layer without trainable parameters back into eval mode before each forward.
+    """
+    if not getattr(model, "_bn_hook_installed", False):
+        model.register_forward_pre_hook(_frozen_to_eval)
+        model._bn_hook_installed = True
+
+
+# --------------------------------------------------------------------------------------------
+# Gradual unfreezing and per-layer learning rates
+# --------------------------------------------------------------------------------------------
+
+
+def unfreeze_order(n_layers: int, direction: str) -> list[int]:
+    """The order in which the blocks (not the head, always trainable) are unfrozen.
+
+    ``"top_down"`` (ULMFiT): the block next to the head first; ``"bottom_up"``: block1 first.
+    """
+    if direction not in ("top_down", "bottom_up"):
+        raise ValueError(f"direction must be 'top_down' or 'bottom_up', got {direction!r}.")
+    if n_layers < 2:
+        raise ValueError(f"need at least 2 layers (blocks and a head), got {n_layers}.")
+    blocks = list(range(n_layers - 1))
+    return blocks[::-1] if direction == "top_down" else blocks
+
+
+def unfreeze_schedule(n_layers: int, direction: str, every: int, steps: int) -> list[list[int]]:
+    """Trainable layer indices at each step: the head alone, then one more block every
+    ``every`` steps in ``direction`` order, until everything is trainable."""
+    if every < 1 or steps < 1:
+        raise ValueError(f"every={every} and steps={steps} must both be at least 1.")
+    order = unfreeze_order(n_layers, direction)
+    head = n_layers - 1
+    return [sorted([head, *order[: step // every]]) for step in range(steps)]
+
+
+def gradual_unfreezing(
+    model: convnet.Classifier, direction: str, every: int, steps: int
+) -> Callable[[int, nn.Module], None]:
+    """Freeze all but the head now; return an ``on_step`` hook for :func:`trainer.train`
+    that follows :func:`unfreeze_schedule` (the optimiser must hold every layer)."""
+    schedule = unfreeze_schedule(len(model.layers()), direction, every, steps)
+    set_trainable(model, schedule[0])
+
+    def on_step(step: int, _model: nn.Module) -> None:
+        if 0 < step < steps and schedule[step] != schedule[step - 1]:
+            set_trainable(model, schedule[step])
+
+    return on_step
+
+
+def layer_learning_rates(top_lr: float, n_layers: int, factor: float = 2.6) -> list[float]:
+    """``lr[i] = lr[i+1] / factor``, the head (last layer) at ``top_lr`` (ULMFiT: 2.6)."""
+    if top_lr <= 0 or factor <= 0 or n_layers < 1:
+        raise ValueError(
+            f"top_lr={top_lr} and factor={factor} must be > 0 and n_layers={n_layers} >= 1."
+        )
+    return [top_lr / factor ** (n_layers - 1 - i) for i in range(n_layers)]
+
+
+def discriminative_param_groups(
+    model: convnet.Classifier, top_lr: float, factor: float = 2.6
+) -> list[dict]:
+    """One optimiser parameter group per layer, rates from :func:`layer_learning_rates`
+    (``factor=1`` gives one rate for every layer)."""
+    layers = model.layers()
+    rates = layer_learning_rates(top_lr, len(layers), factor)
+    return [
+        {"params": list(layer.parameters()), "lr": lr, "name": name}
+        for layer, lr, name in zip(layers, rates, layer_names(model), strict=True)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Data: shifts, subsets and folds
+# --------------------------------------------------------------------------------------------
+
+
+def invert(x: torch.Tensor) -> torch.Tensor:
+    """Input shift: white ink on black paper (``1 - x``)."""
+    return 1.0 - x
+
+
+def blur(x: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    """Input shift: Gaussian blur of ``[B, 1, S, S]`` images (std ``sigma`` pixels)."""
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0 pixels, got {sigma}.")
+    if x.dim() != 4 or x.shape[1] != 1:
+        raise ValueError(f"blur expects images shaped [B, 1, S, S], got {list(x.shape)}.")
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = k / k.sum()
+    x = F.conv2d(x, k.view(1, 1, 1, -1), padding=(0, radius))
+    return F.conv2d(x, k.view(1, 1, -1, 1), padding=(radius, 0))
+
+
+def derangement(n: int, seed: int = 0) -> torch.Tensor:
+    """A random permutation of ``0..n-1`` that moves every label (no fixed points)."""
+    if n < 2:
+        raise ValueError(f"a permutation without fixed points needs n >= 2 labels, got {n}.")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    perm = torch.empty(n, dtype=torch.long)
+    perm[order] = order.roll(-1)
+    return perm
+
+
+def shift_images(data: LabelledImages, kind: str) -> LabelledImages:
+    """``kind`` in ``("none", "invert", "blur")`` applied to the images; labels unchanged."""
+    if kind not in SHIFTS:
+        raise ValueError(f"unknown shift {kind!r}; choose one of {SHIFTS}.")
+    fn = {"none": lambda x: x, "invert": invert, "blur": blur}[kind]
+    return LabelledImages(fn(data.x), data.y, data.num_classes)
+
+
+def permute_labels(data: LabelledImages, perm: torch.Tensor) -> LabelledImages:
+    """Output shift: label ``y`` becomes ``perm[y]`` (images unchanged)."""
+    if sorted(perm.tolist()) != list(range(data.num_classes)):
+        raise ValueError(f"perm must be a permutation of 0..{data.num_classes - 1}.")
+    return LabelledImages(data.x, perm[data.y], data.num_classes)
+
+
+def subset(data: LabelledImages, idx: torch.Tensor) -> LabelledImages:
+    """The examples ``idx`` of ``data``."""
+    return LabelledImages(data.x[idx], data.y[idx], data.num_classes)
+
+
+def kfold_indices(data: LabelledImages, k: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``k`` (train, validation) index pairs; each class's examples are dealt round-robin to
+    the folds, so every fold holds out whole drawers of every class."""
+    counts = torch.bincount(data.y, minlength=data.num_classes)
+    if k < 2 or k > int(counts.min()):
+        raise ValueError(
+            f"k={k} folds need 2 <= k <= the smallest class size ({int(counts.min())})."
+        )
+    fold_of = torch.empty(len(data), dtype=torch.long)
+    for c in range(data.num_classes):
+        idx = (data.y == c).nonzero().flatten()
+        fold_of[idx] = torch.arange(len(idx)) % k
+    all_idx = torch.arange(len(data))
+    return [(all_idx[fold_of != f], all_idx[fold_of == f]) for f in range(k)]
+
+
+# --------------------------------------------------------------------------------------------
+# A pretrained classifier, trained once and cached in the one store
+# --------------------------------------------------------------------------------------------
+
+
+def new_classifier(num_classes: int, channels: int = 32, seed: int = 0) -> convnet.Classifier:
+    """A freshly initialised trunk and head; the initialisation is fixed by ``seed``."""
+    with runtime.seeded_init(seed):
+        return convnet.Classifier(convnet.ConvTrunk(channels), num_classes)
+
+
+def pretrain(
+    model: nn.Module, data: LabelledImages, *, steps: int, lr: float = 3e-3,
+    batch_size: int = 64, max_shift: int = 2, seed: int = 0,
+    device: torch.device | str | None = None, progress: str | bool = True,
+) -> trainer.TrainLog:  # fmt: skip
+    """Supervised pretraining: Adam decayed from ``lr`` to 0 on a cosine, every image moved by
+    a random shift of up to ``max_shift`` pixels (:func:`transforms.random_shift`)."""
+    augment = transforms.shifts(max_shift) if max_shift else None
+    return trainer.train(
+        model, data, steps=steps, lr=lr, batch_size=batch_size, schedule="cosine",
+        augment=augment, seed=seed, device=device, progress=progress,
+    )  # fmt: skip
+
+
+def pretrained_classifier(
+    data: LabelledImages,
+    *,
+    characters: Sequence[int],
+    steps: int,
+    channels: int = 32,
+    lr: float = 3e-3,
+    batch_size: int = 64,
+    max_shift: int = 2,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: str | bool = True,
+    cache: str | None = "pretrained",
+    cache_root: str | Path | None = None,
+) -> tuple[convnet.Classifier, bool]:
+    """A classifier trained on ``data`` (cosine schedule, random shifts); ``(model, loaded)``.
+
+    The checkpoint lives in ``store.cache_dir(cache)`` under a key covering everything that
+    determines it: the pretraining character list (hashed), the images themselves (checksum),
+    image size, seed, budget and code version. ``cache=None`` always trains.
+    """
+    model = new_classifier(data.num_classes, channels, seed)
+
+    def fit() -> None:
+        pretrain(
+            model, data, steps=steps, lr=lr, batch_size=batch_size, max_shift=max_shift,
+            seed=seed, device=device, progress=progress,
+        )  # fmt: skip
+
+    if cache is None:
+        fit()
+        return model.to(runtime.resolve_device(device)), False
+    meta = {
+        "characters": hashlib.sha256(str([int(c) for c in characters]).encode()).hexdigest(),
+        "data": store.tensor_checksum({"x": data.x, "y": data.y}),
+        "image_size": int(data.x.shape[-1]),
+        "classes": data.num_classes,
+        "steps": steps, "channels": channels, "lr": lr, "batch_size": batch_size,
+        "max_shift": max_shift, "seed": seed, "code_version": store.CODE_VERSION,
+    }  # fmt: skip
+    path = store.cache_dir(cache, root=cache_root) / f"classifier-{store.cache_key(**meta)}.pt"
+    model, loaded = store.cached_module(model, path, fit, meta=meta)
+    return model.to(runtime.resolve_device(device)), loaded
+
+
+# --------------------------------------------------------------------------------------------
+# One fine-tuning run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to fine-tune, in optimiser steps. ``trainable``: layer indices (or ``"all"``)
+    trained throughout; ``schedule``: ``None``, ``"top_down"`` or ``"bottom_up"`` gradual
+    unfreezing (head first, one more block every ``unfreeze_every`` steps); ``lp_steps``: LP-FT
+    (head alone at ``lp_lr`` first, then every layer); ``factor``: per-layer lr divisor from the
+    head's ``lr`` down, or ``trunk_lr``: one rate for every block (the head keeps ``lr``);
+    ``warmup``: steps of linear warm-up from ``lr/warmup`` (:func:`trainer.lr_factor`)."""
+
+    lr: float = 3e-3
+    steps: int = 60
+    batch_size: int = 20
+    trainable: tuple[int, ...] | str = "all"
+    factor: float = 1.0
+    schedule: str | None = None
+    unfreeze_every: int = 12
+    lp_steps: int = 0
+    lp_lr: float = 1e-2
+    reinit_head: bool = True
+    trunk_lr: float | None = None
+    warmup: int = 0
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.steps < 1 or self.factor <= 0 or (self.trunk_lr or 1) <= 0:
+            raise ValueError(
+                f"lr={self.lr} and factor={self.factor} must be > 0 and steps={self.steps} >= 1."
+            )
+        if self.schedule not in (None, "top_down", "bottom_up"):
+            raise ValueError(
+                f"schedule must be None, 'top_down' or 'bottom_up', got {self.schedule!r}."
+            )
+        if not 0 <= self.lp_steps < self.steps or not 0 <= self.warmup < self.steps - self.lp_steps:
+            msg = f"lp_steps={self.lp_steps}, warmup={self.warmup}: >= 0, sum < {self.steps} steps"
+            raise ValueError(msg)
+
+
+@dataclass
+class FineTuneResult:
+    """Accuracy on each evaluation set; on the first one (``curve``) and ``monitor()``
+    (``monitor_curve``) at ``curve_steps`` (0 = before fine-tuning)."""
+
+    scores: list[float]
+    curve: list[float] = field(default_factory=list)
+    curve_steps: list[int] = field(default_factory=list)
+    monitor_curve: list[float] = field(default_factory=list)
+
+
+class _Tail(nn.Module):
+    """Layers ``first..`` of a classifier, fed with the frozen prefix's feature maps."""
+
+    def __init__(self, model: convnet.Classifier, first: int) -> None:
+        super().__init__()
+        self.stages = nn.ModuleList(model.layers()[first:])
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        for stage in self.stages:
+            if not any(p.requires_grad for p in stage.parameters()):
+                stage.eval()  # frozen: BatchNorm statistics stay fixed
+        for stage in self.stages[:-1]:
+            h = stage(h)
+        return self.stages[-1](h.mean(dim=(-2, -1)))
+
+
+@torch.no_grad()
+def _prefix(model: convnet.Classifier, data: LabelledImages, first: int) -> LabelledImages:
+    model.eval()
+    device = next(model.parameters()).device
+    h = data.x.to(device)
+    for block in model.layers()[:first]:
+        h = block(h)
+    return LabelledImages(h.cpu(), data.y, data.num_classes)
+
+
+def fine_tune(
+    model: convnet.Classifier,
+    train: LabelledImages,
+    recipe: Recipe,
+    *,
+    evaluate: Sequence[LabelledImages] = (),
+    curve_every: int | None = None,
+    monitor: Callable[[], float] | None = None,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: str | bool = False,
+) -> FineTuneResult:
+    """Fine-tune ``model`` in place on ``train`` with ``recipe`` (Adam, one param group per
+    layer); return its accuracy on each set of ``evaluate``.
+
+    Frozen layers keep their weights and BatchNorm statistics. With a frozen prefix (and no
+    schedule), the prefix's features are computed once and only the tail trains (same result,
+    faster). ``curve_every`` records accuracy on ``evaluate[0]`` (and ``monitor()``, e.g. an
+    old task through its old head) every that many steps.
+    """
+    device = runtime.resolve_device(device)
+    model.to(device)
+    first = 0
+    if recipe.schedule is None and not recipe.lp_steps:
+        first = min(check_layers(model, recipe.trainable))
+    if recipe.schedule is None:
+        set_trainable(model, recipe.trainable)
+    run, data, evals = model, train, list(evaluate)
+    if first > 0:
+        run = _Tail(model, first)
+        data, evals = _prefix(model, train, first), [_prefix(model, d, first) for d in evals]
+    if curve_every is not None and not evals:
+        raise ValueError("curve_every needs at least one evaluation set.")
+    result = FineTuneResult([])
+
+    def evaluate_now(m: nn.Module) -> float:
+        if monitor is not None:
+            result.monitor_curve.append(float(monitor()))
+        return accuracy(m, evals[0])
+
+    common = {
+        "batch_size": recipe.batch_size, "seed": seed, "device": device, "progress": progress,
+        "eval_every": curve_every, "evaluate": evaluate_now if curve_every else None,
+    }  # fmt: skip
+    if curve_every:
+        result.curve, result.curve_steps = [evaluate_now(run)], [0]
+    offset = 0
+    if recipe.lp_steps:
+        set_trainable(model, [len(model.layers()) - 1])
+        head = [{"params": list(model.head.parameters()), "lr": recipe.lp_lr}]
+        log = trainer.train(run, data, steps=recipe.lp_steps, param_groups=head, **common)
+        result.curve += log.eval_values
+        result.curve_steps += log.eval_steps
+        set_trainable(model, "all")
+        offset = recipe.lp_steps
+    on_step = None
+    if recipe.schedule is not None:
+        on_step = gradual_unfreezing(model, recipe.schedule, recipe.unfreeze_every, recipe.steps)
+    groups = discriminative_param_groups(model, recipe.lr, recipe.factor)
+    if recipe.trunk_lr is not None:
+        for group in groups[:-1]:
+            group["lr"] = recipe.trunk_lr
+    groups = groups[first:]
+    log = trainer.train(
+        run, data, steps=recipe.steps - offset, param_groups=groups, on_step=on_step,
+        warmup=recipe.warmup, **common,
+    )  # fmt: skip
+    result.curve += log.eval_values
+    result.curve_steps += [offset + s for s in log.eval_steps]
+    result.scores = [accuracy(run, d) for d in evals]
+    return result
