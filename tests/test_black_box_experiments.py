@@ -44,7 +44,7 @@ def test_families_table_and_homework_settings(setup: bb.Setup) -> None:
     assert run.steps == {"lstm": 8, "feedforward": 3, "attention": 3, "hypernet": 3, "snail": 3}
     assert run.models["snail"].max_support == bb.FAMILY_OPTIONS["snail"]["max_support"]
     assert len(run.histories["lstm"]) == 4 and set(run.snapshots) == {s[:2] for s in STAGES}
-    ncm = bb.blackbox.NearestClassMean(torch.nn.Flatten(), setup.bank.feature_dim)
+    ncm = bb.black_box.NearestClassMean(torch.nn.Flatten(), setup.bank.feature_dim)
     baseline = setup.evaluate(ncm)
     table = bb.family_table(setup, run, baseline)
     assert "t 95% interval" in table and all(f in table for f in run.models)

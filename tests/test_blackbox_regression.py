@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from lecture_utils.core.runtime import seeded_init
 from lecture_utils.models import regression as br
-from lecture_utils.training.trainer import seeded_init
 
 B, K, Q = 3, 5, 7
 

@@ -226,7 +226,7 @@ def test_the_reference_one_hot_layout_matches_the_sampler() -> None:
 
 
 def test_the_reference_mann_inputs_match_the_package() -> None:
-    from lecture_utils.models.black_box.base import lstm_input_sequence
+    from lecture_utils.models.black_box import lstm_input_sequence
 
     sf, qf, sy = torch.randn(2, 6, 4), torch.randn(2, 3, 4), torch.randint(0, 3, (2, 6))
     assert torch.allclose(

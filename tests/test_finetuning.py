@@ -346,7 +346,7 @@ def test_recipe_warmup_reaches_the_training_loop(monkeypatch) -> None:
         seen.append(kwargs.get("warmup", 0))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ft.training, "train", spy)
+    monkeypatch.setattr(ft.trainer, "train", spy)
     ft.fine_tune(tiny_model(), tiny_data(), ft.Recipe(lr=0.01, steps=4, warmup=3, batch_size=4))
     assert seen == [3]
     with pytest.raises(ValueError, match="warmup"):

@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lecture_utils.core import runtime
+from lecture_utils.models.black_box import mlp
 from lecture_utils.models.black_box.attention import AttentionBlock
-from lecture_utils.models.black_box.base import mlp
 
 FAMILIES = ("neural_process", "attention", "lstm")
 

@@ -9,24 +9,23 @@ Everything works on :meth:`convnet.Classifier.layers` (``block1 .. blockN, head`
   (:func:`unfreeze_schedule`, :func:`gradual_unfreezing`);
 - per-layer learning rates: :func:`layer_learning_rates`, :func:`discriminative_param_groups`;
 - data: shifts (:func:`invert`, :func:`blur`, :func:`permute_labels`), :func:`kfold_indices`;
-- pretraining (:func:`pretrain`), cached (:func:`pretrained_classifier`); one fine-tuning run
-  of a :class:`Recipe` (:func:`fine_tune`), in steps; the LR range test (:mod:`lr_range`).
+- one fine-tuning run of a :class:`Recipe` (:func:`fine_tune`), in steps.
+
+Pretraining lives in :mod:`lecture_utils.training.pretrain`, the LR range test in
+:mod:`lecture_utils.training.lr_range`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils.core import runtime, store
-from lecture_utils.data import transforms
+from lecture_utils.core import runtime
 from lecture_utils.data.labelled import LabelledImages, accuracy
 from lecture_utils.models import convnet
 from lecture_utils.training import trainer
@@ -230,76 +229,6 @@ def kfold_indices(data: LabelledImages, k: int) -> list[tuple[torch.Tensor, torc
         fold_of[idx] = torch.arange(len(idx)) % k
     all_idx = torch.arange(len(data))
     return [(all_idx[fold_of != f], all_idx[fold_of == f]) for f in range(k)]
-
-
-# --------------------------------------------------------------------------------------------
-# A pretrained classifier, trained once and cached in the one store
-# --------------------------------------------------------------------------------------------
-
-
-def new_classifier(num_classes: int, channels: int = 32, seed: int = 0) -> convnet.Classifier:
-    """A freshly initialised trunk and head; the initialisation is fixed by ``seed``."""
-    with runtime.seeded_init(seed):
-        return convnet.Classifier(convnet.ConvTrunk(channels), num_classes)
-
-
-def pretrain(
-    model: nn.Module, data: LabelledImages, *, steps: int, lr: float = 3e-3,
-    batch_size: int = 64, max_shift: int = 2, seed: int = 0,
-    device: torch.device | str | None = None, progress: str | bool = True,
-) -> trainer.TrainLog:  # fmt: skip
-    """Supervised pretraining: Adam decayed from ``lr`` to 0 on a cosine, every image moved by
-    a random shift of up to ``max_shift`` pixels (:func:`transforms.random_shift`)."""
-    augment = transforms.shifts(max_shift) if max_shift else None
-    return trainer.train(
-        model, data, steps=steps, lr=lr, batch_size=batch_size, schedule="cosine",
-        augment=augment, seed=seed, device=device, progress=progress,
-    )  # fmt: skip
-
-
-def pretrained_classifier(
-    data: LabelledImages,
-    *,
-    characters: Sequence[int],
-    steps: int,
-    channels: int = 32,
-    lr: float = 3e-3,
-    batch_size: int = 64,
-    max_shift: int = 2,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    progress: str | bool = True,
-    cache: str | None = "pretrained",
-    cache_root: str | Path | None = None,
-) -> tuple[convnet.Classifier, bool]:
-    """A classifier trained on ``data`` (cosine schedule, random shifts); ``(model, loaded)``.
-
-    The checkpoint lives in ``store.cache_dir(cache)`` under a key covering everything that
-    determines it: the pretraining character list (hashed), the images themselves (checksum),
-    image size, seed, budget and code version. ``cache=None`` always trains.
-    """
-    model = new_classifier(data.num_classes, channels, seed)
-
-    def fit() -> None:
-        pretrain(
-            model, data, steps=steps, lr=lr, batch_size=batch_size, max_shift=max_shift,
-            seed=seed, device=device, progress=progress,
-        )  # fmt: skip
-
-    if cache is None:
-        fit()
-        return model.to(runtime.resolve_device(device)), False
-    meta = {
-        "characters": hashlib.sha256(str([int(c) for c in characters]).encode()).hexdigest(),
-        "data": store.tensor_checksum({"x": data.x, "y": data.y}),
-        "image_size": int(data.x.shape[-1]),
-        "classes": data.num_classes,
-        "steps": steps, "channels": channels, "lr": lr, "batch_size": batch_size,
-        "max_shift": max_shift, "seed": seed, "code_version": store.CODE_VERSION,
-    }  # fmt: skip
-    path = store.cache_dir(cache, root=cache_root) / f"classifier-{store.cache_key(**meta)}.pt"
-    model, loaded = store.cached_module(model, path, fit, meta=meta)
-    return model.to(runtime.resolve_device(device)), loaded
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Task **B** (source) classifies the characters of several alphabets with many dra
 ``scratch`` (A alone), ``multitask`` (one trunk, two heads, ``w·L_A + (1-w)·L_B``), ``finetune``
 (pretrain on B, new head, train everything on A) and ``linear_probe`` (pretrain on B, freeze the
 trunk, train a new head). Every run goes through :func:`trainer.train` with step budgets; the
-pretrained networks are cached on disk (:func:`fine_tuning.pretrained_classifier`) and the runs
+pretrained networks are cached on disk (:func:`~lecture_utils.training.pretrain.pretrained_classifier`) and the runs
 are memoised in memory under a key of their settings, so the widget only trains what is new.
 """
 
@@ -33,8 +33,14 @@ from lecture_utils.core import runtime
 from lecture_utils.data.labelled import accuracy, few_shot
 from lecture_utils.experiments.nb01_multitask.tasks import TwoTasks, make_tasks  # noqa: F401 (make_tasks: the notebook's tasks)
 from lecture_utils.models import convnet
-from lecture_utils.training import fine_tuning, trainer
+from lecture_utils.training import fine_tuning
 from lecture_utils.training.multitask import train_multitask
+from lecture_utils.training.pretrain import (
+    PretrainSettings,
+    new_classifier,
+    pretrained_classifier,
+    trainer,
+)
 
 METHODS = ("scratch", "multitask", "finetune", "linear_probe")
 METHOD_LABELS = {
@@ -101,11 +107,14 @@ def pretrained_on_source(
     progress: str | bool = True,
 ) -> convnet.Classifier:  # fmt: skip
     """A trunk + B head pretrained on B (loaded from the cache when it was trained before)."""
-    model, _ = fine_tuning.pretrained_classifier(
-        tasks.source_train, characters=tasks.source_characters, steps=budget.pretrain_steps,
-        channels=budget.channels, lr=budget.lr, batch_size=budget.batch_size,
-        max_shift=budget.max_shift, seed=seed, device=device, cache="multitask_transfer",
-        progress=f"pretrain on B (seed {seed})" if progress else False,
+    settings = PretrainSettings(
+        steps=budget.pretrain_steps, channels=budget.channels, lr=budget.lr,
+        batch_size=budget.batch_size, schedule="cosine", augment="shift",
+        strength=budget.max_shift, seed=seed,
+    )  # fmt: skip
+    model, _ = pretrained_classifier(
+        tasks.source_train, tasks.source_characters, settings, cache="multitask_transfer",
+        device=device, progress=f"pretrain on B (seed {seed})" if progress else False,
     )  # fmt: skip
     return model
 
@@ -123,7 +132,7 @@ def _adapt(method, tasks, target, budget, seed, weight, track, device, label) ->
     n_a, n_b = tasks.target_test.num_classes, tasks.source_train.num_classes
     info: dict = {}
     if method == "scratch":
-        model = fine_tuning.new_classifier(n_a, budget.channels, seed)
+        model = new_classifier(n_a, budget.channels, seed)
         trainer.train(
             model, target, steps=budget.adapt_steps, lr=budget.lr, seed=seed, device=device,
             batch_size=budget.adapt_batch_size, progress=label,

@@ -21,6 +21,7 @@ from lecture_utils.data.labelled import LabelledImages, drawer_split
 from lecture_utils.experiments.nb02_fine_tuning.runs import Target, prepare_model, run_recipe  # noqa: F401 (used by notebook 02)
 from lecture_utils.training import fine_tuning
 from lecture_utils.training.fine_tuning import FineTuneResult, Recipe
+from lecture_utils.training.pretrain import PretrainSettings, new_classifier, pretrained_classifier
 
 LAYER_NAMES = ("block1", "block2", "block3", "block4", "head")
 SOURCES = ("omniglot", "inverted", "none")
@@ -112,15 +113,19 @@ def pretrained_sources(
     states, how = {}, {}
     for name in SOURCES:
         if name == "none":
-            model = fine_tuning.new_classifier(pretrain.num_classes, channels, seed)
+            model = new_classifier(pretrain.num_classes, channels, seed)
             how[name] = "random initialisation"
         else:
             data = fine_tuning.shift_images(pretrain, "invert" if name == "inverted" else "none")
-            model, loaded = fine_tuning.pretrained_classifier(
-                data, characters=characters, steps=steps, lr=lr, channels=channels, seed=seed,
-                device=device, cache="fine_tuning", progress=f"pretrain {name}",
+            settings = PretrainSettings(
+                steps=steps, channels=channels, lr=lr, batch_size=64, schedule="cosine",
+                augment="shift", strength=2, seed=seed,
             )  # fmt: skip
-            how[name] = "loaded from cache" if loaded else "trained now"
+            model, info = pretrained_classifier(
+                data, characters, settings, cache="fine_tuning", device=device,
+                progress=f"pretrain {name}",
+            )  # fmt: skip
+            how[name] = "loaded from cache" if info.loaded else "trained now"
         states[name] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return states, how
 

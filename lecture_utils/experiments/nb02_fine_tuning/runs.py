@@ -19,6 +19,7 @@ from lecture_utils.data.labelled import LabelledImages
 from lecture_utils.models import convnet
 from lecture_utils.training import fine_tuning
 from lecture_utils.training.fine_tuning import FineTuneResult, Recipe
+from lecture_utils.training.pretrain import new_classifier
 
 
 @dataclass
@@ -50,7 +51,7 @@ def prepare_model(
     pretraining rows ``target.head_rows``, else rows ``0..n-1`` for a new label space)."""
     pre_classes, channels = state["head.weight"].shape
     n = target.train.num_classes
-    model = fine_tuning.new_classifier(pre_classes, channels, seed)
+    model = new_classifier(pre_classes, channels, seed)
     model.load_state_dict(state)
     if reinit_head:
         with runtime.seeded_init(seed):

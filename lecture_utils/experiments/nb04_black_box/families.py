@@ -256,7 +256,7 @@ def versus_baseline(accs: dict[str, TaskAccuracy], baseline: TaskAccuracy) -> st
 # --------------------------------------------------------------------------------------------
 
 
-RECIPE_FIGURES = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "black_box.json"
+RECIPE_FIGURES = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "black_box.json"
 
 
 def recipe_report(path: Path = RECIPE_FIGURES) -> str:

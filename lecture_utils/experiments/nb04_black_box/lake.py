@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from lecture_utils.data import omniglot, one_shot
-from lecture_utils.training.meta_training import PretrainSettings, pretrained_encoder
+from lecture_utils.training.pretrain import PretrainSettings, pretrained_encoder
 
 # (method, error %, background set) as published. "full": the 30 background alphabets;
 # "minimal": the two small background sets (Lake et al. 2015, Science; Snell et al. 2017).
@@ -81,5 +81,5 @@ def minimal_background_encoder(
     evaluation alphabets share none of them. Cached like the lesson encoder; returns it and
     the number of characters it saw."""
     characters = list(range(len(images)))
-    settings = PretrainSettings(steps=steps, augment=1.0, seed=seed)
+    settings = PretrainSettings(steps=steps, strength=1.0, seed=seed)
     return pretrained_encoder(images, characters, settings)[0], len(characters)

@@ -17,7 +17,7 @@ from lecture_utils.data.omniglot import OmniglotData
 from lecture_utils.episodes.sampler import ClassSplit, Episode, EpisodeSampler
 from lecture_utils.models.feature_bank import FeatureBank
 from lecture_utils.training.evaluation import TaskAccuracy, evaluate, fixed_episodes
-from lecture_utils.training.meta_training import Pretrained, PretrainSettings, pretrained_encoder
+from lecture_utils.training.pretrain import Pretrained, PretrainSettings, pretrained_encoder
 
 INTERVAL_NOTE = "± = t 95% interval over the meta-test tasks"
 VERDICT_WORDS = {  # a paired difference (t 95% over the same tasks), in words
@@ -79,7 +79,7 @@ def prepare(
     n_val: int,
 ) -> Setup:
     """Pretrain (or load) the encoder on ``pretrain_chars``, encode every image, draw tasks."""
-    settings = PretrainSettings(steps=pretrain_steps, augment=1.0, seed=seed)
+    settings = PretrainSettings(steps=pretrain_steps, strength=1.0, seed=seed)
     encoder, info = pretrained_encoder(data.images, pretrain_chars, settings)
     bank = FeatureBank(encoder, data.images)
     setup = Setup(data, split, encoder, info, bank, seed, n_test, n_val)

@@ -22,7 +22,7 @@ from lecture_utils.core import runtime, stats
 from lecture_utils.episodes.sampler import EpisodeSampler
 from lecture_utils.episodes.sine_tasks import RegressionEpisode, SineTasks, make_episode, task_seed
 from lecture_utils.models import regression as br
-from lecture_utils.training import trainer
+from lecture_utils.training import meta_training, trainer
 
 OPTIONS = {"neural_process": {}, "attention": {"d_model": 32}, "lstm": {}}
 LABELS = {
@@ -124,17 +124,17 @@ def meta_train(
     sampling: Sampling = Sampling(),
     progress: str | bool = True,
 ) -> tuple[br.RegressionBlackBox, trainer.TrainLog]:
-    """Meta-train one family on sine tasks: each step, B new waves with K in a range."""
+    """Meta-train one family on sine tasks (the one episode loop,
+    :func:`~lecture_utils.training.meta_training.meta_train`): each step, B new waves with K in a
+    range, Adam on a cosine schedule."""
     with runtime.seeded_init(seed):
         model = br.build_regressor(family, **OPTIONS[family]).to(device)
-    tasks = sampling.tasks(seed, device)
-
-    def loss_at(step: int) -> torch.Tensor:
-        ep = tasks.sample()
-        return model.loss(ep.support_x, ep.support_y, ep.query_x, ep.query_y)
-
     desc = progress if isinstance(progress, str) or progress is False else LABELS[family]
-    return model, train_steps(model, loss_at, steps=steps, lr=lr, progress=desc)
+    history = meta_training.meta_train(
+        model, sampling.tasks(seed, device), steps=steps, lr=lr, loss=meta_training.model_loss,
+        schedule="cosine", progress=desc, seed=seed, device=device,
+    )  # fmt: skip
+    return model, history.log
 
 
 def pretrain_pooled(
