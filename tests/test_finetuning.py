@@ -17,11 +17,12 @@ from lecture_utils.experiments.nb02_fine_tuning import rules as fr
 from lecture_utils.experiments.nb02_fine_tuning import runs as ftr
 from lecture_utils.experiments.nb02_fine_tuning import selection as fs
 from lecture_utils.training import fine_tuning as ft
+from lecture_utils.training.pretrain import new_classifier
 from lecture_utils.training import trainer
 
 
 def tiny_model(classes: int = 3, seed: int = 0) -> torch.nn.Module:
-    return ft.new_classifier(classes, channels=4, seed=seed)
+    return new_classifier(classes, channels=4, seed=seed)
 
 
 def tiny_data(classes: int = 3, per_class: int = 5, size: int = 16, seed: int = 0):
@@ -134,53 +135,6 @@ def test_shifts_do_what_they_say() -> None:
     data = tiny_data()
     permuted = ft.permute_labels(data, ft.derangement(3, seed=0))
     assert torch.equal(permuted.x, data.x) and (permuted.y != data.y).all()
-
-
-# ---- pretraining and the cache --------------------------------------------------------------
-
-
-def test_pretraining_decays_the_rate_on_a_cosine() -> None:
-    log = ft.pretrain(tiny_model(), tiny_data(), steps=20, lr=0.01, batch_size=5,
-                      device="cpu", progress=False)  # fmt: skip
-    assert log.lr[0] == pytest.approx(0.01)
-    assert log.lr[10] == pytest.approx(0.005, rel=1e-6)  # half-way down the cosine
-    assert all(a > b for a, b in zip(log.lr, log.lr[1:], strict=False))
-    assert log.lr[-1] < 0.001
-
-
-def test_pretraining_without_cache_is_reproducible() -> None:
-    data = tiny_data()
-    kw = {"characters": [0, 1, 2], "steps": 3, "channels": 4, "batch_size": 5, "seed": 7,
-          "max_shift": 1, "cache": None, "device": "cpu", "progress": False}  # fmt: skip
-    (a, loaded_a), (b, loaded_b) = (
-        ft.pretrained_classifier(data, **kw),
-        ft.pretrained_classifier(data, **kw),
-    )
-    assert not loaded_a and not loaded_b
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
-                                                 b.state_dict().values(), strict=True))  # fmt: skip
-
-
-def test_pretrained_classifier_is_cached_under_a_key_of_its_settings(tmp_path) -> None:
-    data = tiny_data(classes=3, per_class=4, size=16)
-    kw = {"steps": 2, "channels": 4, "batch_size": 6, "cache_root": tmp_path, "progress": False,
-          "device": "cpu"}  # fmt: skip
-    first, loaded = ft.pretrained_classifier(data, characters=[1, 2, 3], **kw)
-    again, loaded_again = ft.pretrained_classifier(data, characters=[1, 2, 3], **kw)
-    assert (loaded, loaded_again) == (False, True)
-    pairs = zip(first.state_dict().values(), again.state_dict().values(), strict=True)
-    assert all(torch.equal(a, b) for a, b in pairs)
-    _, other_chars = ft.pretrained_classifier(data, characters=[1, 2, 4], **kw)
-    _, other_seed = ft.pretrained_classifier(data, characters=[1, 2, 3], seed=1, **kw)
-    assert not other_chars and not other_seed
-    files = sorted((tmp_path / "cache" / "pretrained").glob("*.pt"))
-    assert len(files) == 3
-    files[0].write_bytes(b"damaged")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for chars, seed in (([1, 2, 3], 0), ([1, 2, 4], 0), ([1, 2, 3], 1)):
-            ft.pretrained_classifier(data, characters=chars, seed=seed, **kw)
-    assert any(issubclass(w.category, store.CacheWarning) for w in caught)
 
 
 # ---- fine_tune ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from lecture_utils.data import labelled
 from lecture_utils.data.labelled import LabelledImages
 from lecture_utils.experiments.nb01_multitask import runs as mt
 from lecture_utils.models import convnet
-from lecture_utils.training import fine_tuning, multitask
+from lecture_utils.training import pretrain, fine_tuning, multitask
 
 TINY = mt.Budget(
     channels=8, pretrain_steps=4, multitask_steps=4, adapt_steps=4, probe_steps=4,
@@ -111,9 +111,11 @@ def test_make_tasks_keeps_a_out_of_b_and_splits_by_drawer(tasks: mt.TwoTasks, da
 @pytest.mark.real_data
 def test_pretraining_reaches_a_working_accuracy_on_real_data(data) -> None:
     train, test = labelled.drawer_split(data.images, range(5), 10, 10, seed=0)
-    model = fine_tuning.new_classifier(5, channels=8, seed=0)
-    log = fine_tuning.pretrain(model, train, steps=60, lr=1e-2, batch_size=10, seed=0,
-                              device="cpu", progress=False)  # fmt: skip
+    model = pretrain.new_classifier(5, channels=8, seed=0)
+    settings = pretrain.PretrainSettings(
+        steps=60, lr=1e-2, batch_size=10, schedule="cosine", augment="shift", strength=2
+    )
+    log = pretrain.pretrain(model, train, settings, device="cpu", progress=False)
     assert log.lr[0] > 10 * log.lr[-1]  # the cosine decay is there
     assert labelled.accuracy(model, test) > 0.6  # held-out drawers; chance is 0.2
 

@@ -18,7 +18,9 @@ from matplotlib.axes import Axes
 
 from lecture_utils.core import stats
 
-INTERVAL_NOTE = "mean ± Student-t 95% half-width over seeds"
+# What a ± means, one phrase per unit of variation (every table and verdict says one of these).
+INTERVAL_OVER_SEEDS = "mean ± Student-t 95% half-width over seeds"
+INTERVAL_OVER_TASKS = "± = t 95% interval over the meta-test tasks"
 
 
 def mean_and_half_width(values: Sequence[float]) -> tuple[float, float]:
@@ -211,7 +213,7 @@ class Runs:
 
     def note(self) -> str:
         """``"(%, mean ± Student-t 95% half-width over seeds, n=3)"``."""
-        return f"(%, {INTERVAL_NOTE}, n={len(self.seeds)})"
+        return f"(%, {INTERVAL_OVER_SEEDS}, n={len(self.seeds)})"
 
     def series(
         self, labels: dict[str, str], score: str, tag: float | None = None

@@ -59,7 +59,7 @@ def default_data_dir() -> Path:
     """The download cache: ``$LECTURE_DATA_DIR``, else the repository's ``data/`` folder."""
     if os.environ.get(DATA_DIR_ENV):
         return Path(os.environ[DATA_DIR_ENV]).expanduser()
-    repo_data = Path(__file__).resolve().parents[1] / "data"
+    repo_data = Path(__file__).resolve().parents[2] / "data"
     if repo_data.is_dir():
         return repo_data
     return Path.home() / ".cache" / "lecture_utils"

@@ -29,7 +29,6 @@ from lecture_utils.core import runtime
 from lecture_utils.data.labelled import LabelledImages, accuracy
 from lecture_utils.models import convnet
 from lecture_utils.training import trainer
-from lecture_utils.training.lr_range import lr_range_test, pick_lr  # noqa: F401 (the LR range test lives there)
 
 SHIFTS = ("none", "invert", "blur")
 

@@ -31,7 +31,7 @@ from lecture_utils.analysis.tables import (
 from lecture_utils.analysis.widget_panel import run_panel
 from lecture_utils.core import runtime
 from lecture_utils.data.labelled import accuracy, few_shot
-from lecture_utils.experiments.nb01_multitask.tasks import TwoTasks, make_tasks  # noqa: F401 (make_tasks: the notebook's tasks)
+from lecture_utils.experiments.nb01_multitask.tasks import TwoTasks
 from lecture_utils.models import convnet
 from lecture_utils.training import fine_tuning
 from lecture_utils.training.multitask import train_multitask

@@ -10,15 +10,20 @@ and the drawer splits, so arms are compared by paired differences over seeds
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 
-from lecture_utils.analysis.tables import INTERVAL_NOTE, interval_cell, plot_intervals, text_table
+from lecture_utils.analysis.tables import (
+    INTERVAL_OVER_SEEDS,
+    interval_cell,
+    plot_intervals,
+    text_table,
+)
 from lecture_utils.analysis.widget_panel import run_panel
-from lecture_utils.core import runtime, stats
+from lecture_utils.core import runtime
 from lecture_utils.data.labelled import LabelledImages, drawer_split
-from lecture_utils.experiments.nb02_fine_tuning.runs import Target, prepare_model, run_recipe  # noqa: F401 (used by notebook 02)
+from lecture_utils.experiments.nb02_fine_tuning.runs import Target, run_recipe
 from lecture_utils.training import fine_tuning
 from lecture_utils.training.fine_tuning import FineTuneResult, Recipe
 from lecture_utils.training.pretrain import PretrainSettings, new_classifier, pretrained_classifier
@@ -184,64 +189,11 @@ def surgical(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Finding:
-    """A rule's arm against the alternative, on the same seeds and splits. Scores are
-    accuracies (shown in %, differences in pp) unless ``unit`` says otherwise (e.g. steps,
-    ``scale=1``); ``lower_is_better`` turns the difference into alternative - arm."""
-
-    rule: str
-    arm: str
-    scores: list[float]
-    alternative: str
-    alternative_scores: list[float]
-    unit: str = "pp"
-    scale: float = 100.0
-    lower_is_better: bool = False
-
-    @property
-    def difference(self) -> stats.Interval:
-        pair = (self.alternative_scores, self.scores)
-        return stats.paired_difference(*(pair if self.lower_is_better else pair[::-1]))
-
-    @property
-    def verdict(self) -> str:
-        return stats.verdict(self.difference)
-
-    def row(self) -> list[str]:
-        d, unit = self.difference, "%" if self.unit == "pp" else f" {self.unit}"
-        cell = lambda v: f"{interval_cell(v, self.scale)}{unit}"  # noqa: E731
-        sign = "alternative - arm: " if self.lower_is_better else ""
-        return [
-            self.rule,
-            f"{self.arm}: {cell(self.scores)}",
-            f"{self.alternative}: {cell(self.alternative_scores)}",
-            f"{sign}{self.scale * d.mean:+.1f} ± {self.scale * d.half_width:.1f} {self.unit}",
-            self.verdict,
-        ]
-
-    def __str__(self) -> str:
-        arm, alternative, diff, verdict = self.row()[1:]
-        return f"{arm} vs {alternative}; difference {diff} (paired t 95%) -> {verdict}"
-
-
-def verdict_table(findings: Sequence[Finding]) -> str:
-    """A Markdown table: rule | rule's arm | alternative | paired difference | verdict."""
-    n = len(findings[0].scores) if findings else 0
-    lines = [
-        f"| rule | rule's arm ({INTERVAL_NOTE}, n={n}) | alternative | "
-        f"difference (paired t 95%) | verdict |",
-        "|---|---|---|---|---|",
-    ]
-    lines += ["| " + " | ".join(f.row()[:4]) + f" | **{f.verdict}** |" for f in findings]
-    return "\n".join(lines)
-
-
 def sweep_table(sweeps: dict[str, dict[float, list[float]]]) -> str:
     """Learning rate x arm, test accuracy (%, mean ± t 95% half-width over seeds)."""
     lrs = sorted({lr for sweep in sweeps.values() for lr in sweep})
     rows = [[f"{lr:g}", *(interval_cell(s.get(lr, [])) for s in sweeps.values())] for lr in lrs]
-    return f"(test accuracy %, {INTERVAL_NOTE})\n" + text_table(["lr", *sweeps], rows)
+    return f"(test accuracy %, {INTERVAL_OVER_SEEDS})\n" + text_table(["lr", *sweeps], rows)
 
 
 def plot_sweep(sweeps: dict[str, dict[float, list[float]]], title: str, mark: float | None = None):

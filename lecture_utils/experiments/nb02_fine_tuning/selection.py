@@ -3,7 +3,7 @@ a single validation split vs k-fold CV), the learning-rate range test, and learn
 fine-tuning against training from scratch (steps to reach a fixed accuracy).
 
 Every arm shares the seeds and the drawer splits of :mod:`fine_tuning_rules`, so arms are
-compared by paired t intervals there (:class:`fine_tuning_rules.Finding`).
+compared by paired t intervals there (:class:`~lecture_utils.analysis.verdicts.Finding`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from lecture_utils.analysis.tables import (
-    INTERVAL_NOTE,
+    INTERVAL_OVER_SEEDS,
     interval_cell,
     mean_and_half_width,
     plot_band,
@@ -22,7 +22,7 @@ from lecture_utils.analysis.tables import (
 )
 from lecture_utils.core import runtime, stats
 from lecture_utils.experiments.nb02_fine_tuning.runs import Target, prepare_model, run_recipe
-from lecture_utils.training import fine_tuning
+from lecture_utils.training import fine_tuning, lr_range
 from lecture_utils.training.fine_tuning import Recipe
 from lecture_utils.training.lr_range import smoothed
 
@@ -75,7 +75,7 @@ def selection_table(selection: dict[str, dict[str, list]]) -> str:
         rows.append([how, interval_cell(res["reported"]), interval_cell(res["fresh"]),
                      f"{100 * diff.mean:+.1f} ± {100 * diff.half_width:.1f}"])  # fmt: skip
     head = ["picked by", "reported (%)", "pick on fresh drawers (%)", "optimism (pp, paired)"]
-    return f"({INTERVAL_NOTE}, n={len(res['fresh'])})\n" + text_table(head, rows)
+    return f"({INTERVAL_OVER_SEEDS}, n={len(res['fresh'])})\n" + text_table(head, rows)
 
 
 def plot_selection(selection: dict[str, dict[str, list[float]]]):
@@ -103,9 +103,9 @@ def range_test(
     state: dict[str, torch.Tensor], target: Target, *, lr_min: float, lr_max: float, steps: int,
     seed: int = 0, batch_size: int = 20, device: torch.device | str | None = None,
 ) -> tuple[list[float], list[float]]:  # fmt: skip
-    """:func:`fine_tuning.lr_range_test` of full fine-tuning (new head) on ``target.train``."""
+    """:func:`lr_range.lr_range_test` of full fine-tuning (new head) on ``target.train``."""
     model = prepare_model(state, target, True, seed)
-    return fine_tuning.lr_range_test(
+    return lr_range.lr_range_test(
         model, target.train, lr_min=lr_min, lr_max=lr_max, steps=steps, seed=seed,
         device=device, batch_size=batch_size,
     )  # fmt: skip

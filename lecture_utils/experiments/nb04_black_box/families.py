@@ -16,14 +16,10 @@ from pathlib import Path
 
 from torch import nn
 
+from lecture_utils.analysis.tables import INTERVAL_OVER_TASKS
+from lecture_utils.analysis.verdicts import in_words
 from lecture_utils.core import stats
-from lecture_utils.experiments.nb04_black_box.setup import (  # noqa: F401 (re-exported for the notebook)
-    INTERVAL_NOTE,
-    VERDICT_WORDS,
-    Setup,
-    describe_pretraining,
-    prepare,
-)
+from lecture_utils.experiments.nb04_black_box.setup import Setup
 from lecture_utils.models import black_box
 from lecture_utils.models.convnet import count_parameters
 from lecture_utils.models.feature_bank import unfreeze_onto_images
@@ -132,7 +128,7 @@ def family_table(setup: Setup, run: FamilyRun, baseline: TaskAccuracy) -> str:
         )
     ncm_phi = n * setup.bank.feature_dim
     lines.append(f"{'NCM (h)':<13}{str(baseline):>26}{0:>12}{0:>8}{ncm_phi:>7}")
-    lines.append(f"({INTERVAL_NOTE}; + the shared frozen encoder: ")
+    lines.append(f"({INTERVAL_OVER_TASKS}; + the shared frozen encoder: ")
     lines[-1] += f"{count_parameters(setup.encoder):,} parameters, {setup.pretrained.steps} steps)"
     return "\n".join(lines)
 
@@ -223,7 +219,7 @@ def raw_mann_lines(
             f"the interval {words} chance ({100 * chance:.0f}%)",
             f"best meta-validation accuracy {100 * best:.1f}% "
             f"(step {history.val_steps[history.val_accuracy.index(best)]})",
-            f"the feature LSTM with the recipe at the same setting: {recipe} ({INTERVAL_NOTE})",
+            f"the feature LSTM with the recipe at the same setting: {recipe} ({INTERVAL_OVER_TASKS})",
         ]
     )
 
@@ -246,7 +242,7 @@ def versus_baseline(accs: dict[str, TaskAccuracy], baseline: TaskAccuracy) -> st
     lines = [f"NCM on frozen supervised features: {baseline}"]
     for name, acc in accs.items():
         d = stats.paired_difference(acc.per_task, baseline.per_task)
-        words = VERDICT_WORDS[stats.verdict(d)]
+        words = in_words(stats.verdict(d))
         lines.append(f"{name:<14} {acc}   minus NCM: {d.format(100, 1)} points ({words})")
     return "\n".join(lines)
 

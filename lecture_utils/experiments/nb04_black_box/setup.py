@@ -19,13 +19,6 @@ from lecture_utils.models.feature_bank import FeatureBank
 from lecture_utils.training.evaluation import TaskAccuracy, evaluate, fixed_episodes
 from lecture_utils.training.pretrain import Pretrained, PretrainSettings, pretrained_encoder
 
-INTERVAL_NOTE = "± = t 95% interval over the meta-test tasks"
-VERDICT_WORDS = {  # a paired difference (t 95% over the same tasks), in words
-    "holds": "better: the interval lies above 0",
-    "contradicted": "worse: the interval lies below 0",
-    "inconclusive": "no clear difference: the interval contains 0",
-}
-
 
 @dataclass
 class Setup:

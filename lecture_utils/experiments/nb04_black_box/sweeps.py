@@ -10,9 +10,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lecture_utils.analysis.tables import INTERVAL_OVER_TASKS
+from lecture_utils.analysis.verdicts import in_words
 from lecture_utils.core import runtime, stats
 from lecture_utils.episodes.sampler import ClassSplit
-from lecture_utils.experiments.nb04_black_box.setup import INTERVAL_NOTE, VERDICT_WORDS, Setup
+from lecture_utils.experiments.nb04_black_box.setup import Setup
 from lecture_utils.models import black_box
 from lecture_utils.models.convnet import count_parameters
 from lecture_utils.training.evaluation import (
@@ -70,7 +72,7 @@ def q3_table(rows: dict[str, Q3Row]) -> str:
     """The Q3 table: |phi| (numbers per 5-way 1-shot task), |theta|, accuracy ± t 95%."""
     lines = [f"{'arm':<28}{'|phi|':>6}{'|theta|':>10}{'meta-test accuracy':>26}"]
     lines += [f"{r.label:<28}{r.phi:>6}{r.theta:>10,}{str(r.accuracy):>26}" for r in rows.values()]
-    return "\n".join([*lines, f"({INTERVAL_NOTE}; all arms scored on the same tasks)"])
+    return "\n".join([*lines, f"({INTERVAL_OVER_TASKS}; all arms scored on the same tasks)"])
 
 
 def q3_findings(rows: dict[str, Q3Row]) -> str:
@@ -81,7 +83,7 @@ def q3_findings(rows: dict[str, Q3Row]) -> str:
 
     def diff(a: Q3Row, b: Q3Row) -> str:
         d = stats.paired_difference(a.accuracy.per_task, b.accuracy.per_task)
-        return f"{d.format(100, 1)} points ({VERDICT_WORDS[stats.verdict(d)]})"
+        return f"{d.format(100, 1)} points ({in_words(stats.verdict(d))})"
 
     whole, per_class = best("h over"), best("h per class")
     plain, shortcut = rows["hypernet W,b, no shortcut"], rows["hypernet W,b + prototype"]
@@ -207,11 +209,6 @@ def q2_last_step(pixels: dict, counts: Sequence[int], seeds: Sequence[int]) -> s
     if len(seeds) < 2 or len(counts) < 2:
         return "(one seed or one count: no interval for the last step of the curve)"
     a, b = counts[-2], counts[-1]
-    says = {
-        "holds": "still rising: the interval lies above 0",
-        "contradicted": "falling: the interval lies below 0",
-        "inconclusive": "no clear rise: the interval contains 0",
-    }
     lines = []
     for rot in (False, True):
         d = stats.paired_difference(
@@ -220,7 +217,8 @@ def q2_last_step(pixels: dict, counts: Sequence[int], seeds: Sequence[int]) -> s
         name = "with rotations   " if rot else "without rotations"
         lines.append(
             f"{name} {b} - {a} characters: {d.format(100, 1)} points over {len(seeds)} seeds "
-            f"(verdict '{stats.verdict(d)}': {says[stats.verdict(d)]})"
+            f"(verdict '{stats.verdict(d)}': "
+            f"{in_words(stats.verdict(d), 'still rising', 'falling', 'no clear rise')})"
         )
     return "\n".join(lines)
 

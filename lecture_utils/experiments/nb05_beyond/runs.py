@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
+from lecture_utils.analysis.verdicts import in_words
 from lecture_utils.core import runtime, stats
 from lecture_utils.episodes.sampler import EpisodeSampler
 from lecture_utils.episodes.sine_tasks import RegressionEpisode, SineTasks, make_episode, task_seed
@@ -40,11 +41,11 @@ COLOURS = {
     "scratch": "tab:purple",
 }
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-VERDICT_WORDS = {  # stats.verdict of (baseline MSE - black-box MSE), paired over the same waves
-    "holds": "the black-box model is better: the interval lies above 0",
-    "contradicted": "the baseline is better: the interval lies below 0",
-    "inconclusive": "no clear difference: the interval contains 0",
-}
+
+
+def verdict_words(verdict: str) -> str:
+    """A verdict on (baseline MSE - black-box MSE), paired over the same waves, in words."""
+    return in_words(verdict, "the black-box model is better", "the baseline is better")
 
 
 # ---- counts and shapes ---------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""Verdicts in words: what every ± means, one vocabulary for paired differences, one Finding.
+
+:func:`lecture_utils.core.stats.verdict` reads a paired difference's t 95% interval as
+``"holds"`` (above 0), ``"contradicted"`` (below 0) or ``"inconclusive"`` (contains 0). This
+module is the only place those verdicts become words, so every notebook says them alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lecture_utils.analysis.tables import INTERVAL_OVER_SEEDS, interval_cell
+from lecture_utils.core import stats
+
+WHERE = {
+    "holds": "the interval lies above 0",
+    "contradicted": "the interval lies below 0",
+    "inconclusive": "the interval contains 0",
+}
+
+
+def in_words(
+    verdict: str,
+    better: str = "better",
+    worse: str = "worse",
+    unclear: str = "no clear difference",
+) -> str:
+    """``"<reading>: <where the interval lies>"`` for a verdict of :func:`stats.verdict`, e.g.
+    ``in_words("holds") == "better: the interval lies above 0"``."""
+    if verdict not in WHERE:
+        raise ValueError(
+            f"Unknown verdict {verdict!r}; stats.verdict gives one of {stats.VERDICTS}."
+        )
+    reading = {"holds": better, "contradicted": worse, "inconclusive": unclear}[verdict]
+    return f"{reading}: {WHERE[verdict]}"
+
+
+@dataclass
+class Finding:
+    """A rule's arm against the alternative, on the same seeds and splits. Scores are
+    accuracies (shown in %, differences in pp) unless ``unit`` says otherwise (e.g. steps,
+    ``scale=1``); ``lower_is_better`` turns the difference into alternative - arm."""
+
+    rule: str
+    arm: str
+    scores: list[float]
+    alternative: str
+    alternative_scores: list[float]
+    unit: str = "pp"
+    scale: float = 100.0
+    lower_is_better: bool = False
+
+    @property
+    def difference(self) -> stats.Interval:
+        pair = (self.alternative_scores, self.scores)
+        return stats.paired_difference(*(pair if self.lower_is_better else pair[::-1]))
+
+    @property
+    def verdict(self) -> str:
+        return stats.verdict(self.difference)
+
+    def row(self) -> list[str]:
+        d, unit = self.difference, "%" if self.unit == "pp" else f" {self.unit}"
+        sign = "alternative - arm: " if self.lower_is_better else ""
+        return [
+            self.rule,
+            f"{self.arm}: {interval_cell(self.scores, self.scale)}{unit}",
+            f"{self.alternative}: {interval_cell(self.alternative_scores, self.scale)}{unit}",
+            f"{sign}{self.scale * d.mean:+.1f} ± {self.scale * d.half_width:.1f} {self.unit}",
+            self.verdict,
+        ]
+
+    def __str__(self) -> str:
+        arm, alternative, diff, verdict = self.row()[1:]
+        return f"{arm} vs {alternative}; difference {diff} (paired t 95%) -> {verdict}"
+
+
+def verdict_table(findings: Sequence[Finding]) -> str:
+    """A Markdown table: rule | rule's arm | alternative | paired difference | verdict."""
+    n = len(findings[0].scores) if findings else 0
+    lines = [
+        f"| rule | rule's arm ({INTERVAL_OVER_SEEDS}, n={n}) | alternative | "
+        f"difference (paired t 95%) | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    lines += ["| " + " | ".join(f.row()[:4]) + f" | **{f.verdict}** |" for f in findings]
+    return "\n".join(lines)
