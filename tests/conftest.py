@@ -1,4 +1,8 @@
-"""Shared test set-up: CPU only, absolute OMNIGLOT_DIR, and small fixtures."""
+"""Shared test set-up: CPU only, absolute OMNIGLOT_DIR, and small fixtures.
+
+Constants that tests need at collection time (paths, the notebook list) live in ``shared.py``;
+everything else a test needs comes from a fixture here, never from ``import conftest``.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from shared import NOTEBOOK_DIR, PATTERN_SIZE, REPO_ROOT
 
 if TYPE_CHECKING:
     import torch
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-# The agreed notebooks, in order. Every one must exist and no other may: when a notebook joins
-# the collection, add its name here in the same change (test_notebook_hygiene checks it).
-EXPECTED_NOTEBOOKS = [
-    "00_start_here.ipynb",
-    "01_multitask_vs_transfer.ipynb",
-    "02_fine_tuning_rules.ipynb",
-    "03_episodes.ipynb",
-    "04_black_box_adaptation.ipynb",
-    "05_beyond_classification.ipynb",
-]
-PATTERN_SIZE = 16  # side of the synthetic images of the ``images`` fixture
 
 # Set before any kernel starts, so nbval's notebook kernels inherit them too.
 os.environ.setdefault("LECTURE_DEVICE", "cpu")

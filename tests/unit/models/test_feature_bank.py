@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
+from shared import PATTERN_SIZE
 
-from conftest import PATTERN_SIZE
 from lecture_utils.core import runtime
 from lecture_utils.episodes.sampler import EpisodeSampler
 from lecture_utils.models import black_box, feature_bank

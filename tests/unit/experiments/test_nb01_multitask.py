@@ -14,8 +14,9 @@ from lecture_utils.core import runtime
 from lecture_utils.data import labelled
 from lecture_utils.data.labelled import LabelledImages
 from lecture_utils.experiments.nb01_multitask import runs as mt
+from lecture_utils.experiments.nb01_multitask.tasks import TwoTasks, make_tasks
 from lecture_utils.models import convnet
-from lecture_utils.training import pretrain, fine_tuning, multitask
+from lecture_utils.training import multitask, pretrain
 
 TINY = mt.Budget(
     channels=8, pretrain_steps=4, multitask_steps=4, adapt_steps=4, probe_steps=4,
@@ -91,21 +92,21 @@ def data(request):
 def tasks(data, tmp_path, monkeypatch):
     monkeypatch.setenv("LECTURE_DATA_DIR", str(tmp_path))  # the pretrained-model cache
     mt.clear_caches()
-    return mt.make_tasks(data)
+    return make_tasks(data)
 
 
 @pytest.mark.real_data
-def test_make_tasks_keeps_a_out_of_b_and_splits_by_drawer(tasks: mt.TwoTasks, data) -> None:
+def test_make_tasks_keeps_a_out_of_b_and_splits_by_drawer(tasks: TwoTasks, data) -> None:
     assert tasks.target_alphabet not in tasks.source_alphabets
     nb, na = tasks.source_train.num_classes, tasks.target_test.num_classes
     assert len(tasks.source_train) == 15 * nb and len(tasks.source_test) == 5 * nb
     assert len(tasks.target_pool) == 10 * na and len(tasks.target_test) == 10 * na
     pool, test = tasks.target_pool.x.flatten(1), tasks.target_test.x.flatten(1)
     assert not (torch.cdist(test, pool).min(dim=1).values < 1e-6).any()
-    assert mt.make_tasks(data).key == tasks.key  # a key of the content, not of the object
-    assert mt.make_tasks(data, source_train_drawers=14).key != tasks.key
+    assert make_tasks(data).key == tasks.key  # a key of the content, not of the object
+    assert make_tasks(data, source_train_drawers=14).key != tasks.key
     with pytest.raises(ValueError, match="held-out alphabet"):
-        mt.make_tasks(data, target_alphabet=tasks.source_alphabets[0])
+        make_tasks(data, target_alphabet=tasks.source_alphabets[0])
 
 
 @pytest.mark.real_data
@@ -122,7 +123,7 @@ def test_pretraining_reaches_a_working_accuracy_on_real_data(data) -> None:
 
 @pytest.mark.real_data
 @pytest.mark.parametrize("method", mt.METHODS)
-def test_each_method_is_reproducible_and_memoised(tasks: mt.TwoTasks, method: str) -> None:
+def test_each_method_is_reproducible_and_memoised(tasks: TwoTasks, method: str) -> None:
     first = mt.run_method(tasks, method, 2, seed=1, budget=TINY, device="cpu", progress=False)
     assert mt.run_method(tasks, method, 2, 1, TINY, device="cpu", progress=False) is first
     mt.clear_caches()
@@ -133,7 +134,7 @@ def test_each_method_is_reproducible_and_memoised(tasks: mt.TwoTasks, method: st
 
 
 @pytest.mark.real_data
-def test_linear_probe_keeps_b_and_finetune_tracks_forgetting(tasks: mt.TwoTasks) -> None:
+def test_linear_probe_keeps_b_and_finetune_tracks_forgetting(tasks: TwoTasks) -> None:
     probe = mt.run_method(tasks, "linear_probe", 2, seed=0, budget=TINY, progress=False)
     fine = mt.run_method(tasks, "finetune", 2, seed=0, budget=TINY, track_forgetting=True,
                          progress=False)  # fmt: skip
@@ -147,7 +148,7 @@ def test_linear_probe_keeps_b_and_finetune_tracks_forgetting(tasks: mt.TwoTasks)
 
 
 @pytest.mark.real_data
-def test_device_default_comes_from_runtime(tasks: mt.TwoTasks, monkeypatch) -> None:
+def test_device_default_comes_from_runtime(tasks: TwoTasks, monkeypatch) -> None:
     calls = []
     monkeypatch.setattr(runtime, "get_device", lambda: calls.append(1) or torch.device("cpu"))
     mt.run_method(tasks, "scratch", 1, seed=0, budget=TINY, device="cpu", progress=False)
@@ -159,7 +160,7 @@ def test_device_default_comes_from_runtime(tasks: mt.TwoTasks, monkeypatch) -> N
 
 
 @pytest.mark.real_data
-def test_run_experiment_runs_every_method_and_the_sweep(tasks: mt.TwoTasks) -> None:
+def test_run_experiment_runs_every_method_and_the_sweep(tasks: TwoTasks) -> None:
     threads = torch.get_num_threads()
     runs = mt.run_experiment(tasks, [1, 2], seeds=[0, 1], budget=TINY, extra_weights=[0.2, 0.5],
                              sweep_shots=2, progress=False)  # fmt: skip
@@ -174,7 +175,7 @@ def test_run_experiment_runs_every_method_and_the_sweep(tasks: mt.TwoTasks) -> N
 
 
 @pytest.mark.real_data
-def test_controls_rerun_with_the_chosen_methods(tasks: mt.TwoTasks) -> None:
+def test_controls_rerun_with_the_chosen_methods(tasks: TwoTasks) -> None:
     calls = []
 
     def runner(tasks, shots, methods, **kwargs):

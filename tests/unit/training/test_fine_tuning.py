@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -11,14 +9,14 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from lecture_utils.core import runtime, stats, store
+from lecture_utils.core import runtime
 from lecture_utils.data.labelled import LabelledImages
 from lecture_utils.experiments.nb02_fine_tuning import rules as fr
 from lecture_utils.experiments.nb02_fine_tuning import runs as ftr
 from lecture_utils.experiments.nb02_fine_tuning import selection as fs
 from lecture_utils.training import fine_tuning as ft
-from lecture_utils.training.pretrain import new_classifier
 from lecture_utils.training import trainer
+from lecture_utils.training.pretrain import new_classifier
 
 
 def tiny_model(classes: int = 3, seed: int = 0) -> torch.nn.Module:
@@ -256,24 +254,6 @@ def test_keeping_the_head_reuses_the_pretraining_rows() -> None:
     assert fresh.head.out_features == 3 and not torch.equal(fresh.head.weight, kept.head.weight)
 
 
-def test_rules_module_re_exports_the_run_building_blocks() -> None:
-    """Notebook 02 calls ``fr.run_recipe`` and ``fr.prepare_model``; they live in ftr."""
-    assert fr.Target is ftr.Target
-    assert fr.prepare_model is ftr.prepare_model and fr.run_recipe is ftr.run_recipe
-
-
-def test_findings_print_verdicts_from_paired_intervals() -> None:
-    better = fr.Finding("rule", "a", [0.60, 0.70, 0.65], "b", [0.50, 0.61, 0.54])
-    assert better.verdict == "holds"
-    assert better.difference == stats.paired_difference([0.6, 0.7, 0.65], [0.5, 0.61, 0.54])
-    worse = fr.Finding("rule", "a", [0.40, 0.50, 0.45], "b", [0.50, 0.61, 0.54])
-    noisy = fr.Finding("rule", "a", [0.60, 0.40, 0.50], "b", [0.50, 0.50, 0.50])
-    assert (worse.verdict, noisy.verdict) == ("contradicted", "inconclusive")
-    table = fr.verdict_table([better, worse, noisy])
-    assert "**holds**" in table and "**contradicted**" in table and "t 95%" in table
-    assert "+10.0 ± " in str(better)
-
-
 def test_sweep_table_and_figures_say_which_interval() -> None:
     sweeps = {"one": {1e-3: [0.2, 0.3], 1e-2: [0.5, 0.6]}, "two": {1e-3: [0.1, 0.1]}}
     table = fr.sweep_table(sweeps)
@@ -284,12 +264,6 @@ def test_sweep_table_and_figures_say_which_interval() -> None:
     assert "t 95%" in fs.plot_selection(selection).axes[0].get_title()
     table = fs.selection_table(selection)
     assert "+10.0 ± 0.0" in table and "n=2" in table
-
-
-def test_findings_in_steps_where_lower_is_better() -> None:
-    faster = fr.Finding("speed", "ft", [6, 12, 6], "scratch", [60, 48, 54], "steps", 1.0, True)
-    assert faster.verdict == "holds" and faster.difference.mean == 46.0
-    assert "steps" in faster.row()[3] and "%" not in faster.row()[1]
 
 
 def test_recipe_warmup_reaches_the_training_loop(monkeypatch) -> None:

@@ -9,20 +9,21 @@ from types import SimpleNamespace
 import matplotlib
 import pytest
 import torch
+from shared import NOTEBOOK_DIR
 
-from conftest import NOTEBOOK_DIR
 from lecture_utils.core import store
 from lecture_utils.episodes.sampler import ClassSplit
 from lecture_utils.experiments.nb04_black_box import families as bb
 from lecture_utils.experiments.nb04_black_box import plots as plots
 from lecture_utils.experiments.nb04_black_box import sweeps as sweeps
+from lecture_utils.experiments.nb04_black_box.setup import Setup, describe_pretraining, prepare
 
 matplotlib.use("Agg")
 S = 16
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch) -> bb.Setup:
+def setup(tmp_path, monkeypatch) -> Setup:
     monkeypatch.setenv(store.DATA_DIR_ENV, str(tmp_path))
     gen = torch.Generator().manual_seed(0)
     prototypes = (torch.rand(20, 1, S, S, generator=gen) > 0.5).float()
@@ -30,7 +31,7 @@ def setup(tmp_path, monkeypatch) -> bb.Setup:
     indices = {"train": list(range(10)), "val": list(range(10, 15)), "test": list(range(15, 20))}
     split = ClassSplit({k: [k] for k in indices}, indices)
     data = SimpleNamespace(images=images)
-    return bb.prepare(
+    return prepare(
         data, split, pretrain_chars=indices["train"], pretrain_steps=4, seed=0, n_test=20, n_val=10
     )
 
@@ -38,8 +39,8 @@ def setup(tmp_path, monkeypatch) -> bb.Setup:
 STAGES = [(2, 1, 2), (3, 1, 2), (4, 1, 2), (5, 1, 2)]
 
 
-def test_families_table_and_homework_settings(setup: bb.Setup) -> None:
-    assert not setup.pretrained.loaded and "4 steps" in bb.describe_pretraining(setup)
+def test_families_table_and_homework_settings(setup: Setup) -> None:
+    assert not setup.pretrained.loaded and "4 steps" in describe_pretraining(setup)
     run = bb.train_families(setup, steps=3, lstm_stages=STAGES, eval_every=2)
     assert run.steps == {"lstm": 8, "feedforward": 3, "attention": 3, "hypernet": 3, "snail": 3}
     assert run.models["snail"].max_support == bb.FAMILY_OPTIONS["snail"]["max_support"]
@@ -58,7 +59,7 @@ def test_families_table_and_homework_settings(setup: bb.Setup) -> None:
     plots.homework_figure(results, histories, bb.HANDOUT)
 
 
-def test_q3_is_reproducible_and_prints_its_findings(setup: bb.Setup) -> None:
+def test_q3_is_reproducible_and_prints_its_findings(setup: Setup) -> None:
     first = sweeps.q3_sweep(setup, steps=2)
     again = sweeps.q3_sweep(setup, steps=2)
     assert [r.accuracy.mean for r in first.values()] == [r.accuracy.mean for r in again.values()]
@@ -74,7 +75,7 @@ def test_q3_is_reproducible_and_prints_its_findings(setup: bb.Setup) -> None:
     plots.q3_figure(first, chance=0.2, steps=2)
 
 
-def test_q2_sweep_summarises_over_seeds(setup: bb.Setup) -> None:
+def test_q2_sweep_summarises_over_seeds(setup: Setup) -> None:
     pixels, contaminated = sweeps.q2_sweep(setup, counts=[5, 10], seeds=[0, 1], steps=2)
     assert len(pixels) == 8 and set(contaminated) == {5, 10}
     text = sweeps.q2_lines(pixels, contaminated, [5, 10], [0, 1])
@@ -98,7 +99,7 @@ def test_q2_last_step_verdicts_follow_the_paired_difference() -> None:
     assert "no clear rise" in sweeps.q2_last_step(flat, [50, 60], seeds)
 
 
-def test_raw_pixel_mann_is_the_homework_model(setup: bb.Setup) -> None:
+def test_raw_pixel_mann_is_the_homework_model(setup: Setup) -> None:
     model, history, result = bb.raw_pixel_mann(setup, steps=3, eval_every=2)
     assert model.hidden == 128 and model.max_way == 2 and model.logit_scale == 1.0
     assert model.layer1.input_size == S * S + 2  # 784 + N for 28 px images
@@ -117,7 +118,7 @@ def test_notebook_04_experiment_modules_do_not_import_each_other() -> None:
     for module in (bb, sweeps, plots):
         imports = re.findall(r"^from \.(\w+)", inspect.getsource(module), flags=re.M)
         assert not imports, f"{module.__name__} imports experiment module(s) {imports}"
-    assert bb.Setup is sweeps.Setup  # both use lecture_utils.experiments.nb04_black_box.setup
+    assert Setup is sweeps.Setup  # both use lecture_utils.experiments.nb04_black_box.setup
 
 
 # ---- i. the benchmark recipe's stored figures ----------------------------------------------

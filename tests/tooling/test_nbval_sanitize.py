@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from nbval.plugin import get_sanitize_patterns
+from shared import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CFG = REPO_ROOT / "tests" / "nbval_sanitize.cfg"
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 PATTERNS = get_sanitize_patterns(CFG.read_text(encoding="utf-8"))

@@ -10,8 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from conftest import EXPECTED_NOTEBOOKS, NOTEBOOK_DIR, REPO_ROOT
+from shared import EXPECTED_NOTEBOOKS, NOTEBOOK_DIR, REPO_ROOT
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 # EXPECTED_NOTEBOOKS (conftest.py): the agreed notebooks, in order; when a notebook joins the

@@ -18,14 +18,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_omniglot import make_zip, md5_of
+from shared import REPO_ROOT, make_zip, md5_of
 from torch import nn
 
 from lecture_utils.core import store
 from lecture_utils.core.store import CacheWarning, CheckpointError
 from lecture_utils.data import omniglot
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def temporaries(folder: Path) -> list[str]:
@@ -168,6 +166,7 @@ import sys, time, torch
 from pathlib import Path
 from lecture_utils.core import store
 from lecture_utils.data import omniglot
+from shared import REPO_ROOT
 
 ident, folder = int(sys.argv[1]), Path(sys.argv[2])
 gen = torch.Generator().manual_seed(0)  # the same data in both processes

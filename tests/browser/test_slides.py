@@ -22,8 +22,7 @@ from jupyterlab_browser import (
     slide_positions,
     stage_notebook,
 )
-
-from conftest import NOTEBOOK_DIR, REPO_ROOT
+from shared import NOTEBOOK_DIR, REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import slide_metadata as sm  # noqa: E402

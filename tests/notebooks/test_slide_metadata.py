@@ -10,8 +10,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-
-from conftest import EXPECTED_NOTEBOOKS, NOTEBOOK_DIR, REPO_ROOT
+from shared import EXPECTED_NOTEBOOKS, NOTEBOOK_DIR, REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import slide_metadata as sm  # noqa: E402

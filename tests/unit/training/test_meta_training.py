@@ -3,14 +3,11 @@ cached, one-cycle encoder pretraining (reproducible; its cache key covers the ch
 
 from __future__ import annotations
 
-import math
-import warnings
-
 import pytest
 import torch
+from shared import PATTERN_SIZE
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from conftest import PATTERN_SIZE
 from lecture_utils.core import runtime, store
 from lecture_utils.episodes.sampler import Episode, EpisodeSampler
 from lecture_utils.models import black_box
@@ -168,5 +165,3 @@ def test_history_steps_to() -> None:
     h = meta_training.MetaHistory(log=log)
     assert h.steps_to(0.8) == 200 and h.steps_to(0.95) is None and h.best_val == 0.9
     assert not hasattr(h, "seconds_to")
-
-

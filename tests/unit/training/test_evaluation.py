@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 from scipy import stats as scipy_stats
+from shared import PATTERN_SIZE
 
-from conftest import PATTERN_SIZE
 from lecture_utils.episodes.sampler import Episode, EpisodeSampler
 from lecture_utils.models import black_box
 from lecture_utils.training import evaluation

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from shared import NOTEBOOK_DIR
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 MAX_BYTES = 600_000
 PROGRESS_MODELS = {"FloatProgressModel", "IntProgressModel", "ProgressStyleModel"}

@@ -10,13 +10,12 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from shared import REPO_ROOT
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def requirement_map(specs: Iterable[str]) -> dict[str, str]:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from jupyterlab_browser import LabNotebook, notebook_run_in_lab, stage_notebook
-
-from conftest import NOTEBOOK_DIR
+from shared import NOTEBOOK_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_data]
 EPISODES = NOTEBOOK_DIR / "03_episodes.ipynb"

@@ -7,7 +7,6 @@ Tests marked ``real_data`` read the official zips from ``$OMNIGLOT_DIR``.
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import json
 import os
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
+from shared import make_zip, md5_of
 
 from lecture_utils.core import store
 from lecture_utils.core.store import CacheWarning
@@ -29,33 +28,6 @@ from lecture_utils.data import omniglot
 # --------------------------------------------------------------------------------------------
 # Fixtures: tiny official-layout zips
 # --------------------------------------------------------------------------------------------
-
-
-def _png(seed: int, size: int = 105) -> bytes:
-    """A white 105x105 PNG with one black square whose position depends on ``seed``."""
-    image = Image.new("L", (size, size), 255)
-    x, y = (seed * 7) % (size - 20), (seed * 13) % (size - 20)
-    image.paste(0, (x, y, x + 20, y + 20))
-    buffer = io.BytesIO()
-    image.convert("1").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def make_zip(path: Path, top: str, alphabets: dict[str, int], drawers: int = 20) -> Path:
-    """Write ``top/<alphabet>/characterNN/<id>_<drawer>.png`` for each alphabet."""
-    with zipfile.ZipFile(path, "w") as archive:
-        seed = 0
-        for alphabet, n_chars in alphabets.items():
-            for c in range(1, n_chars + 1):
-                for d in range(1, drawers + 1):
-                    seed += 1
-                    name = f"{top}/{alphabet}/character{c:02d}/{c:04d}_{d:02d}.png"
-                    archive.writestr(name, _png(seed))
-    return path
-
-
-def md5_of(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture

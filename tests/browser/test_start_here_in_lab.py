@@ -17,8 +17,7 @@ from jupyterlab_browser import (
     jupyterlab_server,
     stage_notebook,
 )
-
-from conftest import NOTEBOOK_DIR
+from shared import NOTEBOOK_DIR
 
 pytestmark = pytest.mark.browser
 START_HERE = NOTEBOOK_DIR / "00_start_here.ipynb"

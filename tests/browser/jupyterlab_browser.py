@@ -41,11 +41,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nbformat
+from shared import REPO_ROOT
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

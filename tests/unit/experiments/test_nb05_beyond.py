@@ -1,0 +1,39 @@
+"""Notebook 05's runners: meta-training through the one episode loop, and their verdict words."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lecture_utils.episodes.sine_tasks import make_episode
+from lecture_utils.experiments.nb05_beyond import runs as bc
+
+TINY = bc.Sampling(batch_size=4, n_query=5, k_range=(2, 4))
+
+
+def test_meta_training_goes_through_the_one_loop_and_reproduces() -> None:
+    first, log = bc.meta_train("neural_process", steps=6, sampling=TINY, progress=False, seed=2)
+    again, log2 = bc.meta_train("neural_process", steps=6, sampling=TINY, progress=False, seed=2)
+    assert log.steps == 6 and log.loss == log2.loss
+    assert log.lr[0] > log.lr[-1]  # the notebook's cosine schedule reached the loop
+    pairs = zip(first.state_dict().values(), again.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    _, other = bc.meta_train("neural_process", steps=6, sampling=TINY, progress=False, seed=3)
+    assert other.loss != log.loss
+
+
+def test_verdict_words_name_the_winner() -> None:
+    assert bc.verdict_words("holds").startswith("the black-box model is better")
+    assert bc.verdict_words("contradicted").startswith("the baseline is better")
+    assert bc.verdict_words("inconclusive").startswith("no clear difference")
+
+
+def test_average_wave_is_the_task_blind_guess() -> None:
+    """On a wave with A = 2.55 and p = pi/2 (so y = -2.55 cos x), the guess is off by the
+    factor 2/pi only: MSE = mean(((1 - 2/pi) 2.55 cos x)^2) over the query points."""
+    episode = make_episode(
+        torch.tensor([2.55]), torch.tensor([math.pi / 2]), 1, 200, torch.Generator().manual_seed(0)
+    )
+    want = ((1 - 2 / math.pi) * 2.55 * torch.cos(episode.query_x)).pow(2).mean()
+    torch.testing.assert_close(bc.average_wave_mse(episode), want.reshape(1))
