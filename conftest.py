@@ -24,15 +24,16 @@ def data_problem() -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
-    """Check the data once, before any notebook cell runs, instead of failing every cell."""
-    if not any(_needs_real_data(item) for item in items):
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Check the data once, before any notebook cell runs, instead of failing every cell. Runs
+    after ``-m``/``-k`` deselection, so ``-m 'not real_data'`` runs go through offline."""
+    if not any(_needs_real_data(item) for item in session.items):
         return
     problem = data_problem()
     if problem is not None:
         pytest.exit(
             "Omniglot is not available, so the notebooks and real-data tests cannot run:\n"
-            f"{problem}\n(Unit tests alone: pytest tests -m 'not real_data' "
-            "--ignore=tests/test_browser.py)",
+            f"{problem}\n(Unit tests alone: pytest tests -m 'not real_data' --ignore=tests/browser "
+            "--ignore=tests/notebooks)",
             returncode=3,
         )

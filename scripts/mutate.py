@@ -54,16 +54,16 @@ def m(name: str, file: str, original: str, mutated: str, *tests: str) -> Mutatio
     return Mutation(name, file, original, mutated, tuple(tests))
 
 
-T_CHECK = "tests/test_checksums.py::"
-T_SAMPLER = "tests/test_sampler_randomness.py::"
-T_MHD = "tests/test_mhd.py::"
-T_RUNTIME = "tests/test_runtime.py::"
-T_BEHAVIOUR = "tests/test_blackbox_behaviour.py::"
-T_ESCAPE = "tests/test_omniglot.py::test_extraction_rejects_paths_escaping_the_target"
-T_SANITIZE = "tests/test_nbval_sanitize.py::"
-T_TRAIN = "tests/test_training.py::"
-T_STATS = "tests/test_stats.py::"
-T_STORE = "tests/test_store.py::"
+T_CHECK = "tests/unit/data/test_checksums.py::"
+T_SAMPLER = "tests/unit/episodes/test_sampler_randomness.py::"
+T_MHD = "tests/unit/data/test_mhd.py::"
+T_RUNTIME = "tests/unit/core/test_runtime.py::"
+T_BEHAVIOUR = "tests/unit/models/black_box/test_behaviour.py::"
+T_ESCAPE = "tests/unit/data/test_omniglot.py::test_extraction_rejects_paths_escaping_the_target"
+T_SANITIZE = "tests/tooling/test_nbval_sanitize.py::"
+T_TRAIN = "tests/unit/training/test_trainer.py::"
+T_STATS = "tests/unit/core/test_stats.py::"
+T_STORE = "tests/unit/core/test_store.py::"
 LABELS = T_BEHAVIOUR + "test_permuting_the_support_labels_changes_the_prediction"
 
 MUTATIONS: list[Mutation] = [
@@ -162,40 +162,40 @@ MUTATIONS: list[Mutation] = [
         "lecture_utils/episodes/sampler.py",
         "        self.device = torch.device(device) if device is not None else images.device",
         "        self.device = images.device",
-        "tests/test_episodes.py::test_device_placement",
+        "tests/unit/episodes/test_sampler.py::test_device_placement",
     ),
     m(
         "episode-to-ignores-device",
         "lecture_utils/episodes/task_batch.py",
         "        return self._map(lambda t: t.to(device))",
         "        return self._map(lambda t: t)",
-        "tests/test_episodes.py::test_device_placement",
+        "tests/unit/episodes/test_sampler.py::test_device_placement",
     ),
     # -- black-box models that ignore the support labels or images ------------------------------
     m(
         "lstm-ignores-support-labels",
-        "lecture_utils/models/black_box/base.py",
+        "lecture_utils/models/black_box/lstm.py",
         "        seq = lstm_input_sequence(support, support_y, query, self.max_way)",
         "        seq = lstm_input_sequence(support, support_y * 0, query, self.max_way)",
         LABELS + "[lstm]",
     ),
     m(
         "feedforward-ignores-support-labels",
-        "lecture_utils/models/black_box/base.py",
+        "lecture_utils/models/black_box/feedforward.py",
         "pairs = torch.cat([self.embed(support_x), one_hot(support_y, self.max_way)]",
         "pairs = torch.cat([self.embed(support_x), one_hot(support_y * 0, self.max_way)]",
         LABELS + "[feedforward]",
     ),
     m(
         "attention-ignores-support-labels",
-        "lecture_utils/models/black_box/base.py",
+        "lecture_utils/models/black_box/attention.py",
         "self.tokenize(torch.cat([s_feat, one_hot(support_y, self.max_way)], -1))",
         "self.tokenize(torch.cat([s_feat, one_hot(support_y * 0, self.max_way)], -1))",
         LABELS + "[attention]",
     ),
     m(
         "hypernet-ignores-support-labels",
-        "lecture_utils/models/black_box/base.py",
+        "lecture_utils/models/black_box/hypernetwork.py",
         "        per_class = assign.transpose(1, 2) @ p / counts[..., None]  # [B, N, D]",
         "        per_class = p.mean(dim=1, keepdim=True).expand(-1, n_way, -1)",
         LABELS + "[hypernet]",
@@ -203,17 +203,17 @@ MUTATIONS: list[Mutation] = [
     ),
     m(
         "feedforward-ignores-support-set",
-        "lecture_utils/models/black_box/base.py",
+        "lecture_utils/models/black_box/feedforward.py",
         "        phi = self.context(support_x, support_y)",
         "        phi = self.context(support_x, support_y) * 0",
         T_BEHAVIOUR + "test_changing_the_support_images_changes_the_prediction[feedforward]",
     ),
     m(
         "hypernet-task-context-pooled-over-meta-batch",
-        "lecture_utils/models/black_box/base.py",
+        "lecture_utils/models/black_box/hypernetwork.py",
         "        task = p.mean(dim=1, keepdim=True).expand(-1, n_way, -1)",
         "        task = p.mean(dim=(0, 1), keepdim=True).expand(p.shape[0], n_way, -1)",
-        "tests/test_blackbox.py::test_hypernetwork_makes_one_head_per_task",
+        "tests/unit/models/black_box/test_families.py::test_hypernetwork_makes_one_head_per_task",
     ),
     # -- the zip member guard -------------------------------------------------------------------
     m(
@@ -232,7 +232,7 @@ MUTATIONS: list[Mutation] = [
         T_ESCAPE + "[drive-slash]",
         T_ESCAPE + "[drive-backslash]",
     ),
-    # -- the training core (lecture_utils/training/trainer.py) ------------------------------------------
+    # -- the training core (lecture_utils/training/trainer.py) ---------------------------------
     m(
         "train-ignores-clip-grad",
         "lecture_utils/training/trainer.py",
@@ -283,7 +283,7 @@ MUTATIONS: list[Mutation] = [
         "            last = False",
         T_TRAIN + "test_hooks_and_evaluation_run_when_asked",
     ),
-    # -- statistics (lecture_utils/core/stats.py) -----------------------------------------------------
+    # -- statistics (lecture_utils/core/stats.py) ---------------------------------------------
     m(
         "normal-quantile-instead-of-t",
         "lecture_utils/core/stats.py",
@@ -314,7 +314,7 @@ MUTATIONS: list[Mutation] = [
         "    return Interval(a_iv.mean - b_iv.mean, a_iv.half_width + b_iv.half_width, len(xs))",
         T_STATS + "test_paired_difference_uses_the_pairs",
     ),
-    # -- the store (lecture_utils/core/store.py) ------------------------------------------------------
+    # -- the store (lecture_utils/core/store.py) ----------------------------------------------
     m(
         "cache-key-ignores-its-settings",
         "lecture_utils/core/store.py",
@@ -335,7 +335,7 @@ MUTATIONS: list[Mutation] = [
         "notebooks/02_fine_tuning_rules.ipynb",
         "",
         "",
-        ("tests/test_notebook_hygiene.py::test_notebook_names_are_the_agreed_ones",),
+        ("tests/notebooks/test_hygiene.py::test_notebook_names_are_the_agreed_ones",),
         delete=True,
     ),
     m(

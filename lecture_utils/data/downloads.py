@@ -3,7 +3,8 @@
 Every file is md5-checked before use. A wrong file in the download cache is moved aside to
 ``<name>.rejected-<time>`` (never deleted) before a fresh download, and every error names the
 paths that were checked and why they were rejected. Downloads are written through
-:func:`lecture_utils.core.store.atomic_write`. :mod:`lecture_utils.data.omniglot` re-exports all of this.
+:func:`lecture_utils.core.store.atomic_write`. :mod:`lecture_utils.data.omniglot` re-exports
+all of this.
 """
 
 from __future__ import annotations

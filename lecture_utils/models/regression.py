@@ -1,4 +1,4 @@
-"""Black-box adaptation for regression: :mod:`lecture_utils.models.black_box.base`'s interface, real-valued y.
+"""Black-box adaptation for regression: :mod:`lecture_utils.models.black_box`'s interface, real y.
 
 Every model computes ``phi = f_theta(D_train)`` and then ``y = g_phi(x)`` in one forward pass::
 

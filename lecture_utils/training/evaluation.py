@@ -1,7 +1,7 @@
 """Episode evaluation: accuracy over meta-test tasks with a Student-t 95% interval.
 
 A model is anything with ``model(support_x, support_y, query_x) -> logits [B, N*Q, N]``
-(:mod:`lecture_utils.models.black_box.base`). Each task is one unit: its accuracy is the fraction of its
+(:mod:`lecture_utils.models.black_box`). Each task is one unit: its accuracy is the fraction of its
 queries classified correctly, and the interval is :func:`lecture_utils.core.stats.t_interval` over
 the per-task accuracies.
 """

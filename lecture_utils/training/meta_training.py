@@ -1,10 +1,11 @@
 """Meta-training of black-box models: the one episode loop of notebooks 04 and 05.
 
 A model is anything with ``model(support_x, support_y, query_x) -> logits [B, N*Q, N]``
-(:mod:`lecture_utils.models.black_box.base`). :func:`meta_train` is the episode loop — sample a meta-batch,
-``phi = f_theta(D_tr)``, predict ``D_test``, cross-entropy on the queries only, update theta —
-run through :func:`lecture_utils.training.trainer.optimise` (step budget, progress bar, clipping). The
-frozen encoder they can sit on comes from :mod:`lecture_utils.training.pretrain`.
+(:mod:`lecture_utils.models.black_box`), or a regression model with its own ``loss``.
+:func:`meta_train` is the episode loop: sample a meta-batch, ``phi = f_theta(D_tr)``, predict
+``D_test``, the loss on the queries only, update theta, run through
+:func:`~lecture_utils.training.trainer.optimise` (steps, progress bar, clipping). The frozen
+encoder the classifiers can sit on comes from :mod:`lecture_utils.training.pretrain`.
 
 Evaluation lives in :mod:`lecture_utils.training.evaluation`, feature banks in
 :mod:`lecture_utils.models.feature_bank`.

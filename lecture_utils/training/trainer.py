@@ -8,7 +8,8 @@ rerun with the same seed gives the same numbers. Everything that draws random nu
 - :func:`train` — supervised cross-entropy on :class:`~lecture_utils.data.labelled.LabelledImages`
   (used by pretraining, fine-tuning and the multi-task joint loss via ``loss_hook``);
 - :func:`optimise` — the shared loop, also used by meta-training and the regression notebook;
-- :func:`make_optimizer`, :func:`make_schedule`, :func:`index_batches` (initialisation under a seed: :func:`runtime.seeded_init`).
+- :func:`make_optimizer`, :func:`make_schedule`, :func:`index_batches` (initialisation under a
+  seed: :func:`runtime.seeded_init`).
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ FRESH_IMPORTS = """
 import importlib, json, sys, traceback
 failed = {}
 for name in sys.argv[1:]:
-    for loaded in [m for m in sys.modules if m == "lecture_utils" or m.startswith("lecture_utils.")]:
+    for loaded in [m for m in sys.modules if m.split(".")[0] == "lecture_utils"]:
         del sys.modules[loaded]
     try:
         importlib.import_module(name)

@@ -5,7 +5,8 @@ Task **B** (source) classifies the characters of several alphabets with many dra
 ``scratch`` (A alone), ``multitask`` (one trunk, two heads, ``w·L_A + (1-w)·L_B``), ``finetune``
 (pretrain on B, new head, train everything on A) and ``linear_probe`` (pretrain on B, freeze the
 trunk, train a new head). Every run goes through :func:`trainer.train` with step budgets; the
-pretrained networks are cached on disk (:func:`~lecture_utils.training.pretrain.pretrained_classifier`) and the runs
+pretrained networks are cached on disk
+(:func:`~lecture_utils.training.pretrain.pretrained_classifier`) and the runs
 are memoised in memory under a key of their settings, so the widget only trains what is new.
 """
 

@@ -1,6 +1,7 @@
 """Two supervised tasks on Omniglot: a source task B and a held-out target task A.
 
-B classifies the characters of the meta-train alphabets of :func:`~lecture_utils.episodes.sampler.split_by_alphabet`
+B classifies the characters of the meta-train alphabets of
+:func:`~lecture_utils.episodes.sampler.split_by_alphabet`
 with many drawers per character; A classifies one held-out alphabet, with a *pool* of drawers
 from which few-shot training sets are drawn (:func:`labelled.few_shot`) and other drawers for
 testing. Every split is by drawer, so no test drawing was ever trained on.

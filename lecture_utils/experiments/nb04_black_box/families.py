@@ -219,7 +219,8 @@ def raw_mann_lines(
             f"the interval {words} chance ({100 * chance:.0f}%)",
             f"best meta-validation accuracy {100 * best:.1f}% "
             f"(step {history.val_steps[history.val_accuracy.index(best)]})",
-            f"the feature LSTM with the recipe at the same setting: {recipe} ({INTERVAL_OVER_TASKS})",
+            f"the feature LSTM with the recipe at the same setting: {recipe} "
+            f"({INTERVAL_OVER_TASKS})",
         ]
     )
 

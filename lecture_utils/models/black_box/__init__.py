@@ -21,7 +21,7 @@ The families and what ``phi`` is in each:
 3. :class:`AttentionModel` (small transformer): phi = the attended support tokens
    (N·K vectors the queries read).
 4. :class:`HyperNetwork`: phi = the full weight matrix and bias of a linear classifier head.
-5. :class:`~lecture_utils.models.black_box.snail.SNAIL` (temporal convolutions + attention): phi = the
+5. :class:`SNAIL` (temporal convolutions + attention): phi = the
    activations at the support positions that each query's sequence reads.
 
 Each family lives in its own file, which registers it (:func:`register`); the import line below

@@ -1,4 +1,4 @@
-"""lecture_utils.core.store: atomic writes, stale temporaries, checked checkpoints and cached models.
+"""core.store: atomic writes, stale temporaries, checked checkpoints and cached models.
 
 The concurrency and kill tests start real processes (the venv's Python) and need no network.
 """

@@ -1,4 +1,4 @@
-"""lecture_utils.episodes.sine_tasks: shapes, seeding, ranges, disjoint meta-train and meta-test tasks."""
+"""episodes.sine_tasks: shapes, seeding, ranges, disjoint meta-train and meta-test tasks."""
 
 from __future__ import annotations
 

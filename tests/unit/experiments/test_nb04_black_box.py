@@ -1,4 +1,4 @@
-"""lecture_utils.experiments.nb04_black_box.families*: notebook 04's runners on a tiny synthetic data set —
+"""experiments.nb04_black_box: notebook 04's runners on a tiny synthetic data set —
 every table prints, budgets are steps, and the same seed gives the same numbers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""lecture_utils.experiments.nb04_black_box.lake: the published anchors, the skip path without all_runs.zip,
+"""experiments.nb04_black_box.lake: the published anchors, the skip path without all_runs.zip,
 and the collection's rows on synthetic runs."""
 
 from __future__ import annotations

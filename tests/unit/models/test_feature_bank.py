@@ -1,4 +1,4 @@
-"""lecture_utils.models.feature_bank: frozen-encoder features, their samplers, and back to images."""
+"""models.feature_bank: frozen-encoder features, their samplers, and back to images."""
 
 from __future__ import annotations
 

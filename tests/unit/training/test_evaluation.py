@@ -1,4 +1,4 @@
-"""lecture_utils.training.evaluation: per-task accuracy with a t 95% interval, devices, order checks."""
+"""training.evaluation: per-task accuracy with a t 95% interval, devices, order checks."""
 
 from __future__ import annotations
 

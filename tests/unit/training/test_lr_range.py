@@ -1,4 +1,4 @@
-"""The LR range test (lecture_utils.training.lr_range) and the steps-to-accuracy helper (results)."""
+"""The LR range test (training.lr_range) and the steps-to-accuracy helper (analysis.tables)."""
 
 from __future__ import annotations
 

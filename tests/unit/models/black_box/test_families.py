@@ -1,4 +1,4 @@
-"""lecture_utils.models.black_box.base: shapes, invariances, label handling and input checks of the four
+"""models.black_box: shapes, invariances, label handling and input checks of the four
 black-box families (small synthetic tensors; no data needed)."""
 
 from __future__ import annotations
