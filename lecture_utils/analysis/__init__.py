@@ -1,0 +1,1 @@
+"""Results: tables and intervals, verdicts in words, figures and widget panels."""

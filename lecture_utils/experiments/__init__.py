@@ -1,1 +1,3 @@
-"""One module per experiment notebook: its tasks, runners, tables, figures and widgets."""
+"""One package per notebook (``nb01_multitask`` ... ``nb05_beyond``): its tasks, runners,
+sweeps, tables, figures and widgets. A notebook package imports only from the generic floors
+and from itself."""

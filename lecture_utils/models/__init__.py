@@ -1,0 +1,1 @@
+"""Networks: the conv trunk, frozen-encoder features, and the black-box families."""

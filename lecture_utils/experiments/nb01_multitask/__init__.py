@@ -1,0 +1,1 @@
+"""Notebook 01: multi-task learning vs transfer learning (tasks, runs)."""

@@ -1,0 +1,1 @@
+"""Notebook 02: the fine-tuning rules of thumb (one run, the rules, selection and speed)."""

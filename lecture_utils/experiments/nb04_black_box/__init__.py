@@ -1,0 +1,1 @@
+"""Notebook 04: black-box adaptation (set-up, families, sweeps, figures, the Lake runs)."""

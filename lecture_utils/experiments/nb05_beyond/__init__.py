@@ -1,0 +1,1 @@
+"""Notebook 05: black-box adaptation beyond classification (regression, a skill miniature)."""
