@@ -13,10 +13,17 @@ LINT_DIRS := $(wildcard lecture_utils tests notebooks benchmarks scripts)
 INPLACE ?=
 NOTEBOOKS ?=
 
-.PHONY: lab test run outputs lint mutate install clean-venv slides student bench
+.PHONY: lab lab-student test run outputs lint mutate install clean-venv slides student bench
+
+# JupyterLab on the repository root, so notebooks/ and student/ are both reachable; it opens on the
+# start-here notebook (lab) or on its student copy (lab-student, which writes student/ first).
+LAB := $(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(LAB) --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
+
+lab-student: student
+	$(LAB) --LabApp.default_url=/lab/tree/student/00_start_here.ipynb
 
 test: $(STAMP)
 	LECTURE_FAST_MODE=$${LECTURE_FAST_MODE:-1} LECTURE_DEVICE=$${LECTURE_DEVICE:-cpu} \

@@ -35,7 +35,7 @@ MATHJAX = "vendor/mathjax"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = (
     "Interactive widget: it needs a running kernel. Present the notebook with RISE "
-    "(JupyterLab: View ▸ Open as a Reveal Slideshow) to use it."
+    "(JupyterLab: command palette ▸ Open as Reveal Slideshow) to use it."
 )
 # What would make a browser fetch from another host (links, <a href>, are fine).
 REMOTE = re.compile(
