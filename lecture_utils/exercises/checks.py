@@ -201,6 +201,11 @@ def check_mann_inputs(student_fn: Callable) -> None:
     got = _call(student_fn, name, sf, sy, qf, N)
     _tensor(got, name, (B, S + T, D + N), floating=True)
     want = reference_mann_inputs(sf, sy, qf, N)
+    if torch.allclose(got[:, :T, :D], qf) and torch.allclose(got[:, T:, :D], sf):
+        raise AssertionError(
+            f"{name}: the query rows come first; the support rows (features, one-hot label) must "
+            "come first and the queries after them, so the model has read D_tr before it predicts."
+        )
     if got[:, S:, D:].abs().sum() > 0:
         raise AssertionError(
             f"{name}: query labels leak: the label part of the query rows must be all zeros "
@@ -358,7 +363,13 @@ def check_warmup_factor(student_fn: Callable) -> None:
     """Linear warm-up ``(step + 1) / warmup``, then 1 (:func:`training.lr_factor`, constant)."""
     name = getattr(student_fn, "__name__", "your function")
     for warmup in (4, 1, 0, 10):
-        got = [float(_call(student_fn, name, step, warmup)) for step in range(12)]
+        try:
+            got = [float(_call(student_fn, name, step, warmup)) for step in range(12)]
+        except ZeroDivisionError:
+            raise AssertionError(
+                f"{name}: warmup=0 (no warm-up) divides by zero; the factor must then be 1 at "
+                "every step: divide only while step < warmup."
+            ) from None
         want = [reference_warmup_factor(step, warmup) for step in range(12)]
         if not all(math.isclose(g, w, abs_tol=1e-9) for g, w in zip(got, want, strict=True)):
             raise AssertionError(

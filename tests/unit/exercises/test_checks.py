@@ -65,6 +65,15 @@ def index_labels(query_order, k_shot):
     return torch.cat([torch.arange(N).expand(B, k_shot, N), query_order], 1).float()[..., None]
 
 
+def queries_before_support(sf, sy, qf, label_size):
+    right = ex.reference_mann_inputs(sf, sy, qf, label_size)
+    return torch.cat([right[:, sf.shape[1] :], right[:, : sf.shape[1]]], 1)
+
+
+def warmup_unguarded(step, warmup):
+    return min(1.0, (step + 1) / warmup)
+
+
 def leaky_inputs(sf, sy, qf, label_size):
     qy = torch.zeros(qf.shape[:2], dtype=torch.long)
     return torch.cat(
@@ -182,9 +191,11 @@ WRONG = [
     ("param_groups", reversed_lr_groups, "the head"),
     ("param_groups", one_group, "one per layer"),
     ("freeze_trunk", freeze_everything, "all True for the head"),
+    ("mann_inputs", queries_before_support, "the query rows come first"),
     ("freeze_trunk", freeze_trunk_only, "all True for the head"),
     ("freeze_trunk", eval_mode_only, "all False for the trunk"),
     ("warmup_factor", warmup_from_zero, "a factor of 0 wastes a step"),
+    ("warmup_factor", warmup_unguarded, "warmup=0 .* divides by zero"),
     ("warmup_factor", warmup_without_cap, "then stay at 1"),
     ("gaussian_nll", nll_without_constant, "constant"),
     ("gaussian_nll", nll_without_log_sigma, "log σ term is missing"),
