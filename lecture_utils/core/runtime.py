@@ -20,6 +20,26 @@ def fast_mode() -> bool:
     return os.environ.get(FAST_MODE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+FAST_MODE_BANNER = (
+    "fast mode: budgets shrunk for testing; the numbers below are not the lesson's numbers; "
+    "the stored outputs are"
+)
+
+
+def fast_mode_banner() -> None:
+    """In fast mode, show :data:`FAST_MODE_BANNER` as a coloured box (plain text outside
+    Jupyter); in full mode show nothing, so full-mode outputs stay as they were."""
+    if not fast_mode():
+        return
+    try:
+        from IPython.display import HTML, display
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        print(f"*** {FAST_MODE_BANNER} ***")
+        return
+    style = "background:#fde68a;color:#111;padding:6px 10px;border-left:6px solid #b45309;"
+    display(HTML(f'<div style="{style}"><b>⚠ {FAST_MODE_BANNER}</b></div>'))
+
+
 def budget(full: T, fast: T) -> T:
     """Return ``fast`` in fast mode and ``full`` otherwise (training steps, seeds, epochs...)."""
     return fast if fast_mode() else full

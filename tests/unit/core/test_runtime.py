@@ -29,6 +29,17 @@ def test_fast_mode_unset(full_mode: None) -> None:
     assert runtime.fast_mode() is False
 
 
+def test_fast_mode_banner_shows_only_in_fast_mode(monkeypatch, capsys) -> None:
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    monkeypatch.setenv(runtime.FAST_MODE_ENV, "0")
+    runtime.fast_mode_banner()
+    assert shown == [] and capsys.readouterr().out == ""
+    monkeypatch.setenv(runtime.FAST_MODE_ENV, "1")
+    runtime.fast_mode_banner()
+    assert len(shown) == 1 and "not the lesson's numbers" in shown[0]
+
+
 def test_seed_everything_repeats_every_generator() -> None:
     def draw() -> tuple[float, list[float], list[float]]:
         gen = runtime.seed_everything(123)
