@@ -156,6 +156,29 @@ def optimise(
     return log
 
 
+def fit(
+    model: nn.Module,
+    loss_at: Callable[[int], torch.Tensor],
+    *,
+    steps: int,
+    lr: float,
+    schedule: str = "constant",
+    warmup: int = 0,
+    clip_grad: float | None = None,
+    weight_decay: float = 0.0,
+    progress: str | bool = True,
+    on_step: Callable[[int, nn.Module], None] | None = None,
+) -> TrainLog:
+    """Adam over every trainable parameter of ``model`` at ``lr``, run by :func:`optimise` for
+    ``steps`` steps of ``loss_at(step)`` (which draws its own batch)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, lr=lr, weight_decay=weight_decay)
+    return optimise(
+        model, loss_at, steps=steps, optimizer=optimizer, schedule=schedule, warmup=warmup,
+        clip_grad=clip_grad, progress=progress, on_step=on_step,
+    )  # fmt: skip
+
+
 def train(
     model: nn.Module,
     data: LabelledImages,

@@ -85,21 +85,6 @@ def image_counts(settings: list[tuple[int, int, int, int]], seed: int = 0) -> li
 # ---- meta-training and the pooled baseline ---------------------------------------------------
 
 
-def train_steps(
-    model: nn.Module,
-    loss_at: Callable[[int], torch.Tensor],
-    *,
-    steps: int,
-    lr: float,
-    progress: str | bool,
-) -> trainer.TrainLog:
-    """Adam with a cosine schedule for ``steps`` steps (the one recipe of this notebook)."""
-    optimizer = trainer.make_optimizer(model.parameters(), lr=lr)
-    return trainer.optimise(
-        model, loss_at, steps=steps, optimizer=optimizer, schedule="cosine", progress=progress
-    )
-
-
 @dataclass(frozen=True)
 class Sampling:
     """How meta-training draws tasks: B new waves per step, Q queries, K drawn from a range."""
@@ -160,7 +145,7 @@ def pretrain_pooled(
         x, y = torch.cat([ep.support_x, ep.query_x], 1), torch.cat([ep.support_y, ep.query_y], 1)
         return nn.functional.mse_loss(net(x), y)
 
-    return net, train_steps(net, loss_at, steps=steps, lr=lr, progress=progress)
+    return net, trainer.fit(net, loss_at, steps=steps, lr=lr, schedule="cosine", progress=progress)
 
 
 def scratch_net(seed: int = 0, device: torch.device | str = "cpu") -> br.MLPRegressor:
@@ -377,7 +362,7 @@ def train_policy(
         return model.loss(sx, sy, qx, qy)
 
     desc = "pooled policy" if pooled else "meta-trained policy (CNP)"
-    return train_steps(model, loss_at, steps=steps, lr=lr, progress=desc)
+    return trainer.fit(model, loss_at, steps=steps, lr=lr, schedule="cosine", progress=desc)
 
 
 @torch.no_grad()

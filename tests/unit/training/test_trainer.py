@@ -215,3 +215,24 @@ def test_index_batches_cover_every_example_each_pass() -> None:
 def test_steps_for_epochs() -> None:
     assert trainer.steps_for_epochs(2, 100, 10) == 20
     assert trainer.steps_for_epochs(1, 5, 64) == 1
+
+
+def test_fit_trains_only_the_trainable_parameters_with_adam() -> None:
+    with runtime.seeded_init(0):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    model[0].requires_grad_(False)
+    frozen = model[0].weight.detach().clone()
+    before = model[1].weight.detach().clone()
+    x, y = torch.ones(4, 2), torch.zeros(4, 1)
+    log = trainer.fit(
+        model, lambda step: (model(x) - y).pow(2).mean(), steps=3, lr=0.1, progress=False
+    )
+    assert log.steps == 3 and log.lr == [0.1, 0.1, 0.1]
+    assert torch.equal(model[0].weight, frozen) and not torch.equal(model[1].weight, before)
+    # Adam's first step moves every weight by lr (the sign of its gradient), whatever its size
+    with runtime.seeded_init(0):
+        again = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    again[0].requires_grad_(False)
+    trainer.fit(again, lambda step: (again(x) - y).pow(2).mean(), steps=1, lr=0.1, progress=False)
+    step = (again[1].weight - before).abs()
+    torch.testing.assert_close(step, torch.full_like(step, 0.1))

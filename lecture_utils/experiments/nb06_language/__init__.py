@@ -1,0 +1,1 @@
+"""Notebook 06: few-shot language generation — in-context model vs pretrain/fine-tune vs scratch."""
