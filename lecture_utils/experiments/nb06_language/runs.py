@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
+from lecture_utils.analysis.verdicts import in_words
 from lecture_utils.core import runtime, stats
 from lecture_utils.episodes import string_tasks as st
 from lecture_utils.episodes.task_batch import TaskBatch
@@ -37,15 +38,13 @@ LABELS = {
     "scratch": "from scratch",
 }
 METRICS = {"exact": "exact match", "char": "per-character accuracy"}
-VERDICT_WORDS = {  # stats.verdict of (in-context - baseline), paired over training seeds
-    "holds": "the in-context model is better (the paired interval lies above 0)",
-    "contradicted": "the baseline is better (the paired interval lies below 0)",
-    "inconclusive": "no clear difference (the paired interval contains 0)",
-}
-FAST_BANNER = (
-    "**fast mode: budgets shrunk for testing; the numbers below are not the lesson's numbers; "
-    "the stored outputs are**"
-)
+
+
+def verdict_words(verdict: str) -> str:
+    """A verdict on (in-context - baseline), paired over training seeds, in words."""
+    return in_words(verdict, "the in-context model is better", "the baseline is better")
+
+
 Scores = tuple[torch.Tensor, torch.Tensor]  # (exact [T], per-character [T]), means over queries
 
 
@@ -524,7 +523,7 @@ def results_markdown(results: Sequence[SeedResult]) -> str:
         rows.append(
             f"* K = {k}: in-context {interval(results, 'in_context', k, 'exact').format(100, 0)}% "
             f"exact match vs {LABELS[base]} {interval(results, base, k, 'exact').format(100, 0)}%"
-            f"; difference {pct(diff)}: {VERDICT_WORDS[word]}."
+            f"; difference {pct(diff)}: {verdict_words(word)}."
         )
     parts.append("\n".join(rows))
     lo, hi = ks[0], ks[-1]
