@@ -41,9 +41,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(filter-out notebooks,$(LINT_DIRS))
 
 # Static reveal.js decks (slides/*.slides.html) that work offline: reveal.js comes from
-# slides/vendor/, never a CDN. NOTEBOOKS=... restricts it to some notebooks.
+# slides/vendor/, never a CDN. NOTEBOOKS=... restricts it to some notebooks. The decks are the
+# students' (exercise stubs, no solutions); SOLUTIONS=1 builds the instructor's decks.
+SOLUTIONS ?=
 slides: $(STAMP)
-	$(PY) scripts/slides.py $(NOTEBOOKS)
+	$(PY) scripts/slides.py $(if $(SOLUTIONS),--solutions) $(NOTEBOOKS)
 
 # Student versions (student/, git-ignored): solutions replaced by stubs, exercise outputs cleared.
 student: $(STAMP)

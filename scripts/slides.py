@@ -2,14 +2,19 @@
 
     python scripts/slides.py                                  # every notebook -> slides/
     python scripts/slides.py --out /tmp/deck notebooks/03_episodes.ipynb
+    python scripts/slides.py --solutions                      # the instructor's decks
 
 Each deck ``<name>.slides.html`` is built by nbconvert's slides exporter from the stored
 outputs (nothing is executed) with the slide metadata of ``scripts/slide_metadata.py``. Nothing
 is loaded from a CDN: reveal.js comes from the vendored copy in ``slides/vendor/reveal.js``
 (copied next to the decks when they go elsewhere), require.js, jQuery and Mermaid are left
 out, widgets show a note (they need a kernel: present with RISE for those), and cells tagged
-``hide-input`` show only their output. Maths is typeset by the local MathJax 2 of the
-``jupyter-server-mathjax`` package (a dependency; without it maths shows as TeX source).
+``hide-input`` show only their output. By default a deck is the students' one: each "Your
+turn" cell shows its stub (``scripts/make_student.py``), never the solution; ``--solutions``
+(``make slides SOLUTIONS=1``) builds the instructor's deck with them. Marker comments
+(``### BEGIN/END SOLUTION``, ``# NBVAL_CHECK_OUTPUT``) never reach a slide. Maths is typeset
+by the local MathJax 2 of the ``jupyter-server-mathjax`` package (a dependency; without it
+maths shows as TeX source).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 from jinja2 import DictLoader
+from make_student import student_version
 from nbconvert import SlidesExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets.config import Config
@@ -128,13 +134,26 @@ def copy_assets(out: Path, mathjax: Path | None) -> None:
         )
 
 
-def build(path: Path, out: Path) -> Path:
-    """Write ``out/<name>.slides.html`` for one notebook; return its path."""
+MARKERS = re.compile(r"^[ \t]*(### (BEGIN|END) SOLUTION|# NBVAL_\w+)[^\n]*\n?", re.MULTILINE)
+
+
+def deck_notebook(nb: nbformat.NotebookNode, solutions: bool) -> nbformat.NotebookNode:
+    """What a deck shows: the student version unless ``solutions``; marker comments removed."""
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4) if solutions else student_version(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = MARKERS.sub("", cell.source)
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def build(path: Path, out: Path, solutions: bool = False) -> Path:
+    """Write ``out/<name>.slides.html`` for one notebook (the students' deck unless
+    ``solutions``); return its path."""
     mathjax = local_mathjax()
     out.mkdir(parents=True, exist_ok=True)
     copy_assets(out, mathjax)
-    nb = nbformat.read(path, as_version=4)
-    nb.metadata.pop("widgets", None)
+    nb = deck_notebook(nbformat.read(path, as_version=4), solutions)
     resources = {"metadata": {"name": path.stem}}
     if mathjax is not None:
         resources["local_mathjax"] = f"{MATHJAX}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
@@ -151,12 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=REPO / "slides")
+    parser.add_argument("--solutions", action="store_true", help="the instructor's decks")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
     if local_mathjax() is None:
         print("note: jupyter-server-mathjax is not installed, so maths shows as TeX source")
     for path in paths:
-        deck = build(path, args.out)
+        deck = build(path, args.out, solutions=args.solutions)
         print(f"{path.name} -> {deck} ({deck.stat().st_size / 1e3:.0f} kB)")
     return 0
 

@@ -6,8 +6,10 @@ fails under ``CI=true``). The RISE test runs notebook 03, so it also needs ``$OM
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -159,3 +161,22 @@ def test_decks_replace_widgets_by_a_note_and_hide_plumbing_input(tmp_path: Path)
     html = slides.build(path, tmp_path / "deck").read_text()
     assert "SECRET_SETUP" not in html and "ready" in html
     assert "Interactive widget" in html and WIDGET_MIME not in html
+
+
+def test_decks_hide_solutions_unless_asked(tmp_path: Path) -> None:
+    """The default deck shows the stub of every exercise; SOLUTIONS=1 shows the solution; no
+    deck shows a marker comment."""
+
+    def text(deck: Path) -> str:  # the deck's text, without the highlighting markup
+        return html.unescape(re.sub(r"<[^>]+>", "", deck.read_text()))
+
+    student = text(slides.build(EPISODES, tmp_path / "student"))
+    teacher = text(slides.build(EPISODES, tmp_path / "teacher", solutions=True))
+    solution = "argsort(dim=1)"  # in 03's label-permutation solution, not in its stub or hint
+    nb = nbformat.read(EPISODES, as_version=4)
+    exercises = [c.source for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+    assert any(solution in source for source in exercises)
+    assert solution not in student and "YOUR CODE HERE" in student
+    assert solution in teacher
+    for deck in (student, teacher):
+        assert "BEGIN SOLUTION" not in deck and "NBVAL_CHECK_OUTPUT" not in deck
