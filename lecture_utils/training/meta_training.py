@@ -1,4 +1,4 @@
-"""Meta-training of black-box models: the one episode loop of notebooks 04 and 05.
+"""Meta-training of black-box models: the one episode loop of notebooks 04, 05 and 06.
 
 A model is anything with ``model(support_x, support_y, query_x) -> logits [B, N*Q, N]``
 (:mod:`lecture_utils.models.black_box`), or a regression model with its own ``loss``.
