@@ -15,7 +15,7 @@ from lecture_utils.experiments.nb02_fine_tuning import rules as fr
 from lecture_utils.experiments.nb02_fine_tuning import runs as ftr
 from lecture_utils.experiments.nb02_fine_tuning import selection as fs
 from lecture_utils.training import fine_tuning as ft
-from lecture_utils.training import trainer
+from lecture_utils.training import lr_range, trainer
 from lecture_utils.training.pretrain import new_classifier
 
 
@@ -303,5 +303,5 @@ def test_range_test_on_a_target_leaves_the_state_alone() -> None:
                                 batch_size=4, device="cpu")  # fmt: skip
     assert len(lrs) == len(losses) == 12
     assert all(torch.equal(before[k], state[k]) for k in state)
-    fig = fs.plot_range_tests({0: (lrs, losses)}, {0: ft.pick_lr(lrs, losses)})
+    fig = fs.plot_range_tests({0: (lrs, losses)}, {0: lr_range.pick_lr(lrs, losses)})
     assert "range test" in fig.axes[0].get_title()

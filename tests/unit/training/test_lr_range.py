@@ -10,7 +10,7 @@ from torch import nn
 
 from lecture_utils.analysis import tables
 from lecture_utils.data.labelled import LabelledImages
-from lecture_utils.training import fine_tuning, lr_range
+from lecture_utils.training import lr_range
 
 
 def toy_problem(seed: int = 0) -> tuple[nn.Module, LabelledImages]:
@@ -34,27 +34,27 @@ def test_rates_grow_geometrically_between_the_bounds() -> None:
 def test_range_test_records_every_step_and_leaves_the_model_alone() -> None:
     model, data = toy_problem()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    lrs, losses = fine_tuning.lr_range_test(
+    lrs, losses = lr_range.lr_range_test(
         model, data, lr_min=1e-4, lr_max=10.0, steps=60, seed=0, device="cpu"
     )
     assert len(lrs) == len(losses) == 60
     assert lrs == pytest.approx(lr_range.range_rates(1e-4, 10.0, 60))  # the rate each step used
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    again = fine_tuning.lr_range_test(
+    again = lr_range.lr_range_test(
         model, data, lr_min=1e-4, lr_max=10.0, steps=60, seed=0, device="cpu"
     )
     assert again == (lrs, losses)
-    picked = fine_tuning.pick_lr(lrs, losses)
+    picked = lr_range.pick_lr(lrs, losses)
     assert 1e-4 <= picked <= 10.0
     assert min(losses[-10:]) < losses[0] or max(losses[-10:]) > losses[0]  # the loss moved
 
 
 def test_picked_rate_trains_the_toy_problem() -> None:
     model, data = toy_problem()
-    lrs, losses = fine_tuning.lr_range_test(
+    lrs, losses = lr_range.lr_range_test(
         model, data, lr_min=1e-5, lr_max=10.0, steps=80, seed=0, device="cpu"
     )
-    picked = fine_tuning.pick_lr(lrs, losses)
+    picked = lr_range.pick_lr(lrs, losses)
     opt = torch.optim.Adam(model.parameters(), lr=picked)
     for _ in range(50):
         opt.zero_grad()
