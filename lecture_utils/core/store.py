@@ -17,10 +17,12 @@ turns the settings of a cached result into a short stable name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -210,12 +212,49 @@ def remove_stale_temporaries(
     return removed
 
 
+# errno values that mean "this disk or folder cannot take the file", not "the code is wrong".
+_DISK_NAMES = ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EACCES", "EPERM", "EIO")
+DISK_ERRNOS = frozenset(getattr(errno, name) for name in _DISK_NAMES if hasattr(errno, name))
+FULL_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT") if hasattr(errno, n))
+# How torch.save reports a failed write (it wraps the OSError in a RuntimeError).
+_TORCH_WRITE_FAILURE = re.compile(r"unexpected pos|file write failed|PytorchStreamWriter failed")
+_LOW_SPACE_BYTES = 16 * 2**20
+
+
+def as_write_error(exc: BaseException, folder: Path) -> OSError | None:
+    """``exc`` as an ``OSError`` if it means that writing into ``folder`` failed, else None.
+
+    torch's ``RuntimeError`` ("unexpected pos ...", "file write failed") is turned into an
+    ``OSError`` with ``ENOSPC`` when the disk has (almost) no free space left, ``EIO`` otherwise.
+    """
+    if isinstance(exc, OSError):
+        return exc
+    if not (isinstance(exc, RuntimeError) and _TORCH_WRITE_FAILURE.search(str(exc))):
+        return None
+    free = None
+    for parent in (folder, *folder.parents):
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(parent).free
+            break
+    first = str(exc).strip().splitlines()[0][:120]
+    if free is not None and free < _LOW_SPACE_BYTES:
+        return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (torch: {first})")
+    return OSError(errno.EIO, f"the write failed, perhaps a full disk (torch: {first})")
+
+
 def write_error_reason(folder: Path, exc: OSError) -> str:
     """Why ``folder`` could not be written, e.g. "/x/data is a file, not a folder"."""
     for parent in (folder, *folder.parents):
         if parent.exists() and not parent.is_dir():
             return f"{parent} is a file, not a folder"
     return exc.strerror or str(exc)
+
+
+def write_error_fix(exc: OSError) -> str:
+    """What to do about a failed write: free space for a full disk, else another folder."""
+    if exc.errno in FULL_ERRNOS or exc.errno == errno.EIO:
+        return f"Free some space on that disk, or set ${DATA_DIR_ENV} to a folder on another disk."
+    return f"Set ${DATA_DIR_ENV} to a folder you can write."
 
 
 _warned: set[str] = set()
@@ -239,12 +278,16 @@ def atomic_write_or_warn(
     path = Path(path)
     try:
         return atomic_write(path, write)
-    except OSError as exc:
-        reason = write_error_reason(path.parent, exc)
+    except (OSError, RuntimeError) as exc:
+        error = as_write_error(exc, path.parent)
+        if error is None:
+            raise
+        reason = write_error_reason(path.parent, error)
         warn_once(
             f"unwritable:{path.parent}",
             f"Could not write the {what} to {path.parent} ({reason}); the result is used but "
-            f"not kept, so it will be computed again next time. {hint}",
+            f"not kept, so it will be computed again next time. {write_error_fix(error)} "
+            f"{hint}",
         )
         return None
 
@@ -279,9 +322,25 @@ def save_checkpoint(
     *,
     meta: dict[str, Any] | None = None,
 ) -> Path:
-    """Atomically save ``{"state_dict", "meta", "checksum"}`` (tensors and JSON only)."""
+    """Atomically save ``{"state_dict", "meta", "checksum"}`` (tensors and JSON only).
+
+    A write that fails (full disk, read-only folder) leaves no file behind and raises an
+    ``OSError`` naming the folder and the fix (never torch's bare "unexpected pos" error).
+    """
+    path = Path(path)
     payload = _checkpoint_payload(module_or_state_dict, meta)
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    try:
+        return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    except (OSError, RuntimeError) as exc:
+        error = as_write_error(exc, path.parent)
+        if error is None:
+            raise
+        reason = write_error_reason(path.parent, error)
+        raise OSError(
+            error.errno,
+            f"Could not save the checkpoint {path} ({reason}); nothing was written and the "
+            f"model in memory is unchanged. {write_error_fix(error)}",
+        ) from None
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
