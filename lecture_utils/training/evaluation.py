@@ -76,7 +76,7 @@ def evaluate(
 
     Runs in eval mode on one torch thread, on the model's device; the mode is restored.
     """
-    n_tasks = checks.whole_number("n_tasks", n_tasks, 2, fix="an interval needs 2 tasks or more")
+    n_tasks = checks.whole_number("n_tasks", n_tasks, 2, fix="an interval needs at least 2 tasks")
     was_training = model.training
     model.eval()
     batches = iter(sampler)

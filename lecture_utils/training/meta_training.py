@@ -117,7 +117,9 @@ def meta_train(
     steps = checks.whole_number("steps", steps, 1, fix="it counts meta-batches")
     eval_every = checks.whole_number("eval_every", eval_every, 1)
     if val is not None:
-        val_tasks = checks.whole_number("val_tasks", val_tasks, 2, fix="an interval needs 2")
+        val_tasks = checks.whole_number(
+            "val_tasks", val_tasks, 2, fix="an interval needs at least 2 tasks"
+        )
     device = runtime.resolve_device(device)
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
