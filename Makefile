@@ -9,6 +9,14 @@ PY := $(BIN)/python
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.lecture-installed
 LINT_DIRS := $(wildcard lecture_utils tests notebooks benchmarks scripts)
+# A relative $OMNIGLOT_DIR / $LECTURE_DATA_DIR means "relative to where make was started"; the
+# kernels run in notebooks/, so hand them absolute paths.
+ifneq ($(strip $(OMNIGLOT_DIR)),)
+export OMNIGLOT_DIR := $(abspath $(OMNIGLOT_DIR))
+endif
+ifneq ($(strip $(LECTURE_DATA_DIR)),)
+export LECTURE_DATA_DIR := $(abspath $(LECTURE_DATA_DIR))
+endif
 # `make run INPLACE=1` == `make outputs`; NOTEBOOKS=... restricts the run to some notebooks.
 INPLACE ?=
 NOTEBOOKS ?=

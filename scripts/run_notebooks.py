@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import nbformat
@@ -33,6 +34,26 @@ sys.path.insert(0, str(REPO))
 
 from lecture_utils.core import runtime  # noqa: E402
 from lecture_utils.core.store import atomic_write  # noqa: E402
+
+# Folders the kernels read; they run in notebooks/, so a relative path must be made absolute
+# against the folder where the user set it (the directory this script was started from).
+PATH_VARIABLES = ("OMNIGLOT_DIR", "LECTURE_DATA_DIR")
+
+
+def absolute_paths(environ: MutableMapping[str, str], cwd: Path | None = None) -> dict[str, str]:
+    """Make each set :data:`PATH_VARIABLES` entry of ``environ`` absolute (``~`` expanded),
+    resolved against ``cwd`` (default: the current directory); return what changed."""
+    base = Path.cwd() if cwd is None else Path(cwd)
+    changed: dict[str, str] = {}
+    for name in PATH_VARIABLES:
+        value = environ.get(name, "")
+        if not value.strip():
+            continue
+        path = Path(value).expanduser()
+        absolute = str(path if path.is_absolute() else (base / path).resolve())
+        if absolute != value:
+            environ[name] = changed[name] = absolute
+    return changed
 
 
 class NotebookFailed(Exception):
@@ -108,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inplace", action="store_true", help="write the outputs back")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     args = parser.parse_args(argv)
+    absolute_paths(os.environ)  # before any kernel starts: the kernels inherit them
 
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
     missing = [str(p) for p in args.notebooks if not p.is_file()]

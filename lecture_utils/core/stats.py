@@ -61,6 +61,12 @@ def _as_floats(values: Sequence[float] | torch.Tensor) -> list[float]:
     flat = torch.as_tensor(values, dtype=torch.float64).flatten().tolist()
     if any(math.isnan(v) for v in flat):
         raise ValueError("The values contain NaN: a run diverged or a score is missing.")
+    if any(math.isinf(v) for v in flat):
+        shown = [v for v in flat if math.isinf(v)][:3]
+        raise ValueError(
+            f"values={shown} (of {len(flat)}) must be finite for a mean and interval; a run "
+            "diverged (an infinite loss?). Drop or fix those runs first."
+        )
     return flat
 
 

@@ -17,10 +17,12 @@ turns the settings of a cached result into a short stable name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -36,8 +38,11 @@ from torch import nn
 CODE_VERSION = 1
 CHECKPOINT_FORMAT = 1
 DATA_DIR_ENV = "LECTURE_DATA_DIR"
-# A temporary file older than this is removed even when its writer cannot be identified.
-STALE_SECONDS = 600.0
+# A temporary file (or half-extracted folder) older than this is removed when its writer cannot
+# be identified (older names, another machine); one whose writer on this machine has exited is
+# removed at once, and one whose writer is still running is kept up to LIVE_WRITER_SECONDS.
+STALE_SECONDS = 60.0
+LIVE_WRITER_SECONDS = 24 * 3600.0
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -121,6 +126,8 @@ _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 # .<name>.<random> (the data cache), .<name>.<random>.part (downloads), <name>.tmp (checkpoints).
 _OWNED = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
 _LEGACY = re.compile(r"^(\..+\.pt\.[a-z0-9_]{8}|\..+\.zip\.[a-z0-9_]{8}\.part|[^.].*\.pt\.tmp)$")
+# Folders: .<name>.<host>-<pid>.<random>.tmp (staging_dir), or .<name>.<random> (older extraction).
+_LEGACY_DIR = re.compile(r"^\.[^.].*\.[a-z0-9_]{8}$")
 
 
 def _fsync(path: Path, directory: bool = False) -> None:
@@ -178,14 +185,32 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def staging_dir(parent: str | Path, name: str) -> Path:
+    """A new empty folder ``.<name>.<host>-<pid>.<random>.tmp`` in ``parent`` to fill and then
+    rename into place; :func:`remove_stale_temporaries` removes it if its writer dies."""
+    return Path(
+        tempfile.mkdtemp(prefix=f".{name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=parent)
+    )
+
+
+def _is_stale(owned: re.Match | None, age: float, max_age_seconds: float) -> bool:
+    if owned is not None and owned["host"] == _HOST:
+        if not _pid_alive(int(owned["pid"])):
+            return True  # its writer has exited: nothing will ever finish it
+        return age > max(max_age_seconds, LIVE_WRITER_SECONDS)  # a running writer keeps it
+    return age > max_age_seconds
+
+
 def remove_stale_temporaries(
-    folder: str | Path, max_age_seconds: float = STALE_SECONDS
+    folder: str | Path, max_age_seconds: float = STALE_SECONDS, *, folders: bool = False
 ) -> list[Path]:
-    """Delete temporary files left in ``folder`` by interrupted writes; return those removed.
+    """Delete what interrupted writes left in ``folder``; return the paths removed.
 
     A temporary file of :func:`atomic_write` is stale once its writer (a process on this
-    machine) has exited, or when it is older than ``max_age_seconds``; names left by older
-    versions of this project are judged by age alone. Files that cannot be removed are skipped.
+    machine) has exited; names left by older versions of this project, or by another machine,
+    are stale when older than ``max_age_seconds``. ``folders=True`` also removes half-extracted
+    folders (:func:`staging_dir`, and the older ``.<name>.<random>``) by the same rules.
+    Whatever cannot be removed is skipped.
     """
     folder = Path(folder)
     removed: list[Path] = []
@@ -195,19 +220,59 @@ def remove_stale_temporaries(
         return removed
     now = time.time()
     for entry in entries:
-        owned, legacy = _OWNED.match(entry.name), _LEGACY.match(entry.name)
-        if not (owned or legacy):
-            continue
+        owned = _OWNED.match(entry.name)
         try:
-            if not entry.is_file(follow_symlinks=False):
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if not (is_dir or entry.is_file(follow_symlinks=False)):
                 continue
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        dead = owned is not None and owned["host"] == _HOST and not _pid_alive(int(owned["pid"]))
-        if (dead or age > max_age_seconds) and remove_file(Path(entry.path)):
-            removed.append(Path(entry.path))
+        if is_dir:
+            if not folders or not (owned or _LEGACY_DIR.match(entry.name)):
+                continue
+        elif not (owned or _LEGACY.match(entry.name)):
+            continue
+        if not _is_stale(owned, age, max_age_seconds):
+            continue
+        path = Path(entry.path)
+        if is_dir:
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
+        elif remove_file(path):
+            removed.append(path)
     return removed
+
+
+# errno values that mean "this disk or folder cannot take the file", not "the code is wrong".
+_DISK_NAMES = ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EACCES", "EPERM", "EIO")
+DISK_ERRNOS = frozenset(getattr(errno, name) for name in _DISK_NAMES if hasattr(errno, name))
+FULL_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT") if hasattr(errno, n))
+# How torch.save reports a failed write (it wraps the OSError in a RuntimeError).
+_TORCH_WRITE_FAILURE = re.compile(r"unexpected pos|file write failed|PytorchStreamWriter failed")
+_LOW_SPACE_BYTES = 16 * 2**20
+
+
+def as_write_error(exc: BaseException, folder: Path) -> OSError | None:
+    """``exc`` as an ``OSError`` if it means that writing into ``folder`` failed, else None.
+
+    torch's ``RuntimeError`` ("unexpected pos ...", "file write failed") is turned into an
+    ``OSError`` with ``ENOSPC`` when the disk has (almost) no free space left, ``EIO`` otherwise.
+    """
+    if isinstance(exc, OSError):
+        return exc
+    if not (isinstance(exc, RuntimeError) and _TORCH_WRITE_FAILURE.search(str(exc))):
+        return None
+    free = None
+    for parent in (folder, *folder.parents):
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(parent).free
+            break
+    first = str(exc).strip().splitlines()[0][:120]
+    if free is not None and free < _LOW_SPACE_BYTES:
+        return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (torch: {first})")
+    return OSError(errno.EIO, f"the write failed, perhaps a full disk (torch: {first})")
 
 
 def write_error_reason(folder: Path, exc: OSError) -> str:
@@ -216,6 +281,13 @@ def write_error_reason(folder: Path, exc: OSError) -> str:
         if parent.exists() and not parent.is_dir():
             return f"{parent} is a file, not a folder"
     return exc.strerror or str(exc)
+
+
+def write_error_fix(exc: OSError) -> str:
+    """What to do about a failed write: free space for a full disk, else another folder."""
+    if exc.errno in FULL_ERRNOS or exc.errno == errno.EIO:
+        return f"Free some space on that disk, or set ${DATA_DIR_ENV} to a folder on another disk."
+    return f"Set ${DATA_DIR_ENV} to a folder you can write."
 
 
 _warned: set[str] = set()
@@ -239,12 +311,16 @@ def atomic_write_or_warn(
     path = Path(path)
     try:
         return atomic_write(path, write)
-    except OSError as exc:
-        reason = write_error_reason(path.parent, exc)
+    except (OSError, RuntimeError) as exc:
+        error = as_write_error(exc, path.parent)
+        if error is None:
+            raise
+        reason = write_error_reason(path.parent, error)
         warn_once(
             f"unwritable:{path.parent}",
             f"Could not write the {what} to {path.parent} ({reason}); the result is used but "
-            f"not kept, so it will be computed again next time. {hint}",
+            f"not kept, so it will be computed again next time. {write_error_fix(error)} "
+            f"{hint}",
         )
         return None
 
@@ -279,9 +355,26 @@ def save_checkpoint(
     *,
     meta: dict[str, Any] | None = None,
 ) -> Path:
-    """Atomically save ``{"state_dict", "meta", "checksum"}`` (tensors and JSON only)."""
+    """Atomically save ``{"state_dict", "meta", "checksum"}`` (tensors and JSON only).
+
+    A write that fails (full disk, read-only folder) leaves no file behind and raises an
+    ``OSError`` naming the folder and the fix (never torch's bare "unexpected pos" error).
+    """
+    path = Path(path)
     payload = _checkpoint_payload(module_or_state_dict, meta)
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    remove_stale_temporaries(path.parent)
+    try:
+        return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    except (OSError, RuntimeError) as exc:
+        error = as_write_error(exc, path.parent)
+        if error is None:
+            raise
+        reason = write_error_reason(path.parent, error)
+        raise OSError(
+            error.errno,
+            f"Could not save the checkpoint {path} ({reason}); nothing was written and the "
+            f"model in memory is unchanged. {write_error_fix(error)}",
+        ) from None
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -291,6 +384,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     damaged, not a checkpoint of this project, or fails its checksum.
     """
     path = Path(path)
+    remove_stale_temporaries(path.parent)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}; train the model and save it first.")
     try:

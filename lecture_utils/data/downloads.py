@@ -21,8 +21,11 @@ from pathlib import Path
 
 from lecture_utils.core.store import (
     DATA_DIR_ENV,
+    DISK_ERRNOS,
+    FULL_ERRNOS,
     atomic_write,
     default_data_dir,
+    write_error_fix,
     write_error_reason,
 )
 
@@ -197,6 +200,8 @@ def _download(
                             out.write(block)
                             bar.update(len(block))
             except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+                if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+                    raise  # the disk, not the network: reported below as a write failure
                 reason = getattr(exc, "reason", exc)
                 raise DataUnavailableError(
                     f"Omniglot file {filename} is missing and could not be downloaded from {url} "
@@ -212,6 +217,12 @@ def _download(
     except OmniglotDataError:
         raise
     except OSError as exc:
+        if exc.errno in FULL_ERRNOS:
+            raise DataUnavailableError(
+                f"Cannot save the download of {filename} in the data folder {cache}: the disk "
+                f"is full ({write_error_reason(cache, exc)}); the partial file was removed."
+                f"{context} {write_error_fix(exc)} (or pass data_dir=...), or {hint}."
+            ) from None
         raise DataUnavailableError(
             f"Cannot save the download of {filename} in the data folder {cache} "
             f"({write_error_reason(cache, exc)}).{context} Choose a writable folder with "

@@ -22,7 +22,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from lecture_utils.core.store import (
     canonical_json,
     remove_file,
     remove_stale_temporaries,
+    staging_dir,
     tensor_checksum,
     warn_once,
 )
@@ -108,15 +108,17 @@ def extract_zip(zip_path: Path, dest_root: Path) -> Path:
 
     Every member path is checked before anything is written; extraction goes to a temporary
     folder that is renamed into place only when complete, so a failure leaves nothing behind.
-    An existing complete extraction is reused.
+    An existing complete extraction is reused. Half-extracted folders of killed extractions
+    (their process has exited, or they are older than ``store.STALE_SECONDS``) are removed.
     """
     zip_path, dest_root = Path(zip_path), Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dest_root, folders=True)
     final = dest_root / zip_path.stem
     if final.is_dir():
         return final
     with _open_zip(zip_path) as archive:
-        staging = Path(tempfile.mkdtemp(prefix=f".{zip_path.stem}.", dir=dest_root))
+        staging = staging_dir(dest_root, zip_path.stem)
         try:
             try:
                 archive.extractall(staging)
@@ -359,6 +361,7 @@ def _tidy(root: Path, subset: str, image_size: int) -> None:
     """Remove what interrupted writes and older cache formats left behind (best effort)."""
     for folder in (root, root / "cache", cache_dir("omniglot", root=root)):
         remove_stale_temporaries(folder)
+    remove_stale_temporaries(root / "one-shot-classification", folders=True)  # one_shot.py
     for old in range(1, CACHE_FORMAT):
         remove_file(root / "cache" / f"omniglot-{subset}-{image_size}px-v{old}.pt")
 

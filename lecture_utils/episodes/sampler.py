@@ -39,6 +39,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from lecture_utils.core import checks
 from lecture_utils.data.omniglot import OmniglotData
 from lecture_utils.data.transforms import rotation_classes
 from lecture_utils.episodes.task_batch import TaskBatch
@@ -142,10 +143,9 @@ def images_per_meta_batch(batch_size: int, n_way: int, k_shot: int, n_query: int
     return batch_size * images_per_task(n_way, k_shot, n_query)
 
 
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
+def _check_positive(**values: int) -> list[int]:
+    """Each value as an ``int`` >= 1 (NumPy and 0-d tensor integers accepted)."""
+    return [checks.whole_number(name, value, 1) for name, value in values.items()]
 
 
 def _class_indices(classes: Sequence[int] | torch.Tensor) -> torch.Tensor:
@@ -218,6 +218,7 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
         single_thread: bool = True,
     ) -> None:
         super().__init__()
+        checks.image_tensor("images", images, 1)
         if images.dim() < 3:
             raise ValueError(
                 f"images must be [characters, drawers, *item], e.g. [C, 20, S, S] "
@@ -234,7 +235,11 @@ class EpisodeSampler(torch.utils.data.IterableDataset):
                 f"rotations=True turns square images [C, drawers, S, S], got items of shape "
                 f"{tuple(images.shape[2:])}; pass rotations=False (or rotate before encoding)."
             )
-        _check_positive(n_way=n_way, k_shot=k_shot, n_query=n_query, batch_size=batch_size)
+        n_way, k_shot, n_query, batch_size = _check_positive(
+            n_way=n_way, k_shot=k_shot, n_query=n_query, batch_size=batch_size
+        )
+        if num_batches is not None:
+            num_batches = checks.whole_number("num_batches", num_batches, 1, fix="or pass None")
         if layout not in ("flat", "homework"):
             raise ValueError(f"layout must be 'flat' or 'homework', got {layout!r}.")
         chars = torch.arange(images.shape[0]) if classes is None else _class_indices(classes)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from lecture_utils.core import checks
 from lecture_utils.episodes.task_batch import TaskBatch
 
 AMPLITUDE_RANGE = (0.1, 5.0)
@@ -49,8 +50,7 @@ def task_seed(split: str, seed: int) -> int:
     """
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose one of {list(SPLITS)}.")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
+    seed = checks.whole_number("seed", seed, 0)
     return 2 * seed + SPLITS.index(split)
 
 
@@ -99,7 +99,7 @@ def make_episode(
     device: torch.device | str = "cpu",
 ) -> RegressionEpisode:
     """Episodes of the given waves: K support and Q query inputs uniform in ``X_RANGE``."""
-    _check_counts(k_shot=k_shot, n_query=n_query)
+    k_shot, n_query = _check_counts(k_shot=k_shot, n_query=n_query)
     lo, hi = X_RANGE
     x = lo + (hi - lo) * torch.rand(amplitude.shape[0], k_shot + n_query, 1, generator=generator)
     y = sine(x, amplitude, phase)
@@ -114,10 +114,9 @@ def make_episode(
     return episode.to(device)
 
 
-def _check_counts(**values: int) -> None:
-    for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
+def _check_counts(**values: int) -> list[int]:
+    """Each value as an ``int`` >= 1 (NumPy and 0-d tensor integers accepted)."""
+    return [checks.whole_number(name, value, 1) for name, value in values.items()]
 
 
 def _uniform(n: int, bounds: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
@@ -149,8 +148,15 @@ class SineTasks:
     ) -> None:
         self.split = split
         self.seed = task_seed(split, seed)
-        low, high = (k_shot, k_shot) if isinstance(k_shot, int) else k_shot
-        _check_counts(k_shot=low, n_query=n_query, batch_size=batch_size, pool_size=pool_size)
+        if isinstance(k_shot, tuple | list):
+            if len(k_shot) != 2:
+                raise ValueError(f"k_shot={k_shot!r} must be a whole number or (low, high).")
+            low, high = _check_counts(k_shot_low=k_shot[0], k_shot_high=k_shot[1])
+        else:
+            low = high = checks.whole_number("k_shot", k_shot, 1, fix="or a range (low, high)")
+        n_query, batch_size, pool_size = _check_counts(
+            n_query=n_query, batch_size=batch_size, pool_size=pool_size
+        )
         if high < low:
             raise ValueError(f"k_shot range must be (low, high) with low <= high, got {k_shot}.")
         self.k_range = (low, high)
@@ -199,7 +205,7 @@ class SineTasks:
         if self.pool is None:
             raise ValueError("pool_episode() is for split='meta_test' (meta-train has no pool).")
         k_shot = self.k_range[1] if k_shot is None else k_shot
-        _check_counts(k_shot=k_shot)
+        (k_shot,) = _check_counts(k_shot=k_shot)
         lo, hi = X_RANGE
         amplitude, phase = self.pool
         support_gen = torch.Generator().manual_seed(self.seed + 2**41)

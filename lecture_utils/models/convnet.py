@@ -29,6 +29,21 @@ def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Seque
     )
 
 
+def min_input_size(depth: int, stem_stride: int = 1) -> int:
+    """The smallest image side that still leaves a 1x1 map after ``depth`` conv blocks."""
+
+    def out(size: int) -> int:
+        for i in range(depth):
+            stride = stem_stride if i == 0 else 1
+            size = -(-size // stride) // 2  # the conv keeps ceil(S / stride), the pool halves
+        return size
+
+    size = 1
+    while out(size) < 1:
+        size += 1
+    return size
+
+
 class ConvTrunk(nn.Module):
     """``depth`` conv blocks then global average pooling: ``[B, 1, S, S] -> [B, channels]``.
 
@@ -48,10 +63,17 @@ class ConvTrunk(nn.Module):
             for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False))
         )
         self.out_features = channels
+        self.min_size = min_input_size(depth, stem_stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:  # [B, S, S] -> [B, 1, S, S]
             x = x.unsqueeze(1)
+        if x.dim() != 4 or min(x.shape[-2:]) < self.min_size:
+            raise ValueError(
+                f"ConvTrunk input of shape {tuple(x.shape)} must be [B, 1, S, S] images with "
+                f"S >= {self.min_size} (each of the {len(self.blocks)} blocks halves the size); "
+                "pass larger images (e.g. load_omniglot(image_size=28)) or a shallower trunk."
+            )
         for block in self.blocks:
             x = block(x)
         return x.mean(dim=(-2, -1))

@@ -70,6 +70,11 @@ def check_regression_episode(
             f"query_x {tuple(query_x.shape)} must have the batch size and x_dim of support_x "
             f"{tuple(support_x.shape)}."
         )
+    if query_x.shape[1] == 0:
+        raise ValueError(
+            f"query_x {tuple(query_x.shape)} holds no query points; every task needs at least "
+            "one (n_query >= 1) to be predicted and scored."
+        )
 
 
 class RegressionBlackBox(nn.Module):

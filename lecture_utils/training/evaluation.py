@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lecture_utils.core import runtime, stats
+from lecture_utils.core import checks, runtime, stats
 from lecture_utils.episodes.sampler import Episode, EpisodeSampler
 
 
@@ -76,8 +76,7 @@ def evaluate(
 
     Runs in eval mode on one torch thread, on the model's device; the mode is restored.
     """
-    if n_tasks < 2:
-        raise ValueError(f"n_tasks must be at least 2 for a confidence interval, got {n_tasks}.")
+    n_tasks = checks.whole_number("n_tasks", n_tasks, 2, fix="an interval needs at least 2 tasks")
     was_training = model.training
     model.eval()
     batches = iter(sampler)
@@ -100,6 +99,7 @@ def evaluate(
 
 def fixed_episodes(sampler: EpisodeSampler, n_tasks: int) -> list[Episode]:
     """Draw enough meta-batches for ``n_tasks`` tasks once, to reuse as a fixed evaluation set."""
+    n_tasks = checks.whole_number("n_tasks", n_tasks, 1)
     count = math.ceil(n_tasks / sampler.batch_size)
     return [sampler.sample() for _ in range(count)]
 

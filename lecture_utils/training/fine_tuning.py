@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils.core import runtime
+from lecture_utils.core import checks, runtime
 from lecture_utils.data.labelled import LabelledImages, accuracy
 from lecture_utils.models import convnet
 from lecture_utils.training import trainer
@@ -43,21 +43,18 @@ def layer_names(model: convnet.Classifier) -> list[str]:
     return [f"block{i + 1}" for i in range(n - 1)] + ["head"]
 
 
-def check_layers(model: convnet.Classifier, layers: Iterable[int] | str) -> list[int]:
-    """Sorted layer indices (``"all"`` = every layer); out-of-range indices raise."""
+def check_layers(
+    model: convnet.Classifier, layers: Iterable[int] | str, name: str = "layers"
+) -> list[int]:
+    """Sorted layer indices (``"all"`` = every layer); out-of-range, fractional, or no indices
+    raise, naming the argument ``name``."""
     n = len(model.layers())
     if isinstance(layers, str):
         if layers != "all":
-            raise ValueError(f"layers must be indices or 'all', got {layers!r}.")
+            raise ValueError(f"{name}={layers!r} must be layer indices or 'all'.")
         return list(range(n))
-    chosen = sorted({int(i) for i in layers})
-    bad = [i for i in chosen if not 0 <= i < n]
-    if bad:
-        raise ValueError(
-            f"layer indices {bad} are out of range: this model has {n} layers, 0..{n - 1} "
-            f"({', '.join(layer_names(model))}); pass indices in that range."
-        )
-    return chosen
+    fix = f"this model has {n} layers, 0..{n - 1} ({', '.join(layer_names(model))})"
+    return checks.layer_indices(name, layers, n, fix)
 
 
 def set_trainable(model: convnet.Classifier, layers: Iterable[int] | str) -> None:
@@ -258,10 +255,18 @@ class Recipe:
     warmup: int = 0
 
     def __post_init__(self) -> None:
-        if self.lr <= 0 or self.steps < 1 or self.factor <= 0 or (self.trunk_lr or 1) <= 0:
-            raise ValueError(
-                f"lr={self.lr} and factor={self.factor} must be > 0 and steps={self.steps} >= 1."
-            )
+        for name, minimum in [("steps", 1), ("batch_size", 1), ("unfreeze_every", 1),
+                              ("lp_steps", 0), ("warmup", 0)]:  # fmt: skip
+            value = checks.whole_number(f"Recipe.{name}", getattr(self, name), minimum)
+            object.__setattr__(self, name, value)  # np.int64(5) -> 5
+        checks.positive_finite("Recipe.lr", self.lr)
+        checks.positive_finite("Recipe.lp_lr", self.lp_lr)
+        checks.positive_finite("Recipe.factor", self.factor, "1 gives every layer the same rate")
+        if self.trunk_lr is not None:
+            checks.positive_finite("Recipe.trunk_lr", self.trunk_lr, "or None for lr / factor")
+        if self.trainable != "all":
+            fix = "pass layer indices (0 = block1, the last = the head) or 'all'"
+            checks.layer_indices("Recipe.trainable", self.trainable, 2**31, fix)
         if self.schedule not in (None, "top_down", "bottom_up"):
             raise ValueError(
                 f"schedule must be None, 'top_down' or 'bottom_up', got {self.schedule!r}."
@@ -328,11 +333,17 @@ def fine_tune(
     faster). ``curve_every`` records accuracy on ``evaluate[0]`` (and ``monitor()``, e.g. an
     old task through its old head) every that many steps.
     """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a fine_tuning.Recipe, got a {type(recipe).__name__}.")
+    if curve_every is not None:
+        curve_every = checks.whole_number("curve_every", curve_every, 1, fix="or pass None")
+    checks.image_tensor("train.x", train.x, 2)
+    chosen = check_layers(model, recipe.trainable, "recipe.trainable")
     device = runtime.resolve_device(device)
     model.to(device)
     first = 0
     if recipe.schedule is None and not recipe.lp_steps:
-        first = min(check_layers(model, recipe.trainable))
+        first = min(chosen)
     if recipe.schedule is None:
         set_trainable(model, recipe.trainable)
     run, data, evals = model, train, list(evaluate)

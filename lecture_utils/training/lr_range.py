@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils.core import runtime
+from lecture_utils.core import checks, runtime
 from lecture_utils.data.labelled import LabelledImages
 from lecture_utils.training import trainer
 
@@ -27,6 +27,9 @@ RULES = ("min_over_10", "steepest")
 
 def range_rates(lr_min: float, lr_max: float, steps: int) -> list[float]:
     """``steps`` rates growing geometrically from ``lr_min`` to ``lr_max`` (both included)."""
+    checks.positive_finite("lr_min", lr_min, "pass e.g. 1e-5")
+    checks.positive_finite("lr_max", lr_max, "pass e.g. 1.0")
+    steps = checks.whole_number("steps", steps, 2, fix="a range test needs at least 2 rates")
     if not 0 < lr_min < lr_max or steps < 2:
         raise ValueError(
             f"need 0 < lr_min ({lr_min}) < lr_max ({lr_max}) and steps ({steps}) >= 2."
@@ -42,11 +45,14 @@ def lr_range_test(
 ) -> tuple[list[float], list[float]]:  # fmt: skip
     """Train a copy of ``model`` (its trainable parameters, Adam) on ``data`` for ``steps``
     steps at the rates of :func:`range_rates`; ``(rate of each step, loss of each step)``."""
+    rates = range_rates(lr_min, lr_max, steps)  # checks lr_min, lr_max and steps
+    steps = len(rates)
+    batch_size = checks.whole_number("batch_size", batch_size, 1, fix="pass e.g. 20")
+    checks.image_tensor("data.x", data.x, 2)
     device = runtime.resolve_device(device)
     run = copy.deepcopy(model).to(device)
     params = [p for p in run.parameters() if p.requires_grad]
     optimizer = trainer.make_optimizer(params, lr=lr_min)
-    rates = range_rates(lr_min, lr_max, steps)
     generator = torch.Generator().manual_seed(seed)
     batches = trainer.index_batches(len(data), batch_size, generator)
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils.core import runtime
+from lecture_utils.core import checks, runtime
 from lecture_utils.episodes.sampler import Episode, EpisodeSampler
 from lecture_utils.episodes.task_batch import TaskBatch
 from lecture_utils.training import trainer
@@ -114,8 +114,12 @@ def meta_train(
         and at the end the model is scored on the same ``val_tasks`` meta-validation tasks (drawn
         once from ``val``). ``clip_grad`` clips the gradient norm (the LSTM needs it).
     """
-    if eval_every < 1:
-        raise ValueError(f"eval_every must be at least 1, got {eval_every}.")
+    steps = checks.whole_number("steps", steps, 1, fix="it counts meta-batches")
+    eval_every = checks.whole_number("eval_every", eval_every, 1)
+    if val is not None:
+        val_tasks = checks.whole_number(
+            "val_tasks", val_tasks, 2, fix="an interval needs at least 2 tasks"
+        )
     device = runtime.resolve_device(device)
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils.core import runtime
+from lecture_utils.core import checks, runtime
 from lecture_utils.data.labelled import LabelledImages
 
 SCHEDULES = ("constant", "cosine", "one_cycle")
@@ -47,6 +47,7 @@ def index_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterat
     """Endless shuffled mini-batches of ``0..n-1``: full batches only, a new order each pass."""
     if n < 1:
         raise ValueError("index_batches needs at least one example to draw from.")
+    batch_size = checks.whole_number("batch_size", batch_size, 1, fix="pass e.g. batch_size=32")
     size = min(batch_size, n)
     while True:
         order = torch.randperm(n, generator=generator)
@@ -63,6 +64,12 @@ def make_optimizer(
     params = list(params)
     if not params:
         raise ValueError("Nothing to train: every parameter is frozen (requires_grad=False).")
+    checks.positive_finite("lr", lr)
+    if weight_decay != 0:
+        checks.positive_finite("weight_decay", weight_decay, "pass 0 for none, or e.g. 1e-4")
+    for i, group in enumerate(params):
+        if isinstance(group, dict) and "lr" in group:
+            checks.positive_finite(f"param_groups[{i}]['lr']", group["lr"])
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
@@ -121,10 +128,12 @@ def optimise(
     runs every ``eval_every`` steps and after the last one, in eval mode. Small models train on
     one torch thread (restored afterwards): on a busy 2-core machine that is 3-4x faster.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r} must be a whole number of optimiser steps >= 1.")
-    if eval_every is not None and eval_every < 1:
-        raise ValueError(f"eval_every={eval_every} must be at least 1 (or None).")
+    steps = checks.whole_number("steps", steps, 1, fix="it counts optimiser steps")
+    warmup = checks.whole_number("warmup", warmup, 0, fix="pass 0 for no warm-up")
+    if eval_every is not None:
+        eval_every = checks.whole_number("eval_every", eval_every, 1, fix="or pass None")
+    if clip_grad is not None:
+        checks.positive_finite("clip_grad", clip_grad, "pass e.g. 1.0, or None for no clipping")
     scheduler = make_schedule(optimizer, steps, schedule, warmup)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     log = TrainLog()
@@ -209,6 +218,11 @@ def train(
     """
     if len(data) == 0:
         raise ValueError("train() got an empty dataset: there is nothing to learn from.")
+    steps = checks.whole_number("steps", steps, 1, fix="it counts optimiser steps")
+    batch_size = checks.whole_number("batch_size", batch_size, 1, fix="pass e.g. 32")
+    if param_groups is None:
+        checks.positive_finite("lr", lr)
+    checks.image_tensor("data.x", data.x, 2)
     device = runtime.resolve_device(device)
     model.to(device)
     generator = torch.Generator().manual_seed(seed)

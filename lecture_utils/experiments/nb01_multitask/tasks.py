@@ -23,7 +23,7 @@ class TwoTasks:
 
     ``target_pool`` holds ``pool_per_class`` drawers per A character, from which every run draws
     its 1-10 examples per class; ``target_test`` is the same for every method and shot count.
-    ``key`` names the exact characters and splits (for caches).
+    ``key`` names the exact characters, splits and images (a checksum), for caches.
     """
 
     source_train: LabelledImages
@@ -77,9 +77,13 @@ def make_tasks(
     target = [int(c) for c in data.character_indices(target_alphabet)]
     b_train, b_test = drawer_split(data.images, source, source_train_drawers, seed=split_seed)
     a_pool, a_test = drawer_split(data.images, target, pool_per_class, seed=split_seed + 1)
+    sets = {"b_train": b_train, "b_test": b_test, "a_pool": a_pool, "a_test": a_test}
+    images = store.tensor_checksum(
+        {f"{name}.{part}": getattr(d, part) for name, d in sets.items() for part in ("x", "y")}
+    )  # the exact images and labels every run trains and tests on
     key = store.cache_key(
         source=source, target=target, b_drawers=source_train_drawers, pool=pool_per_class,
-        split_seed=split_seed, image_size=int(data.images.shape[-1]),
+        split_seed=split_seed, image_size=int(data.images.shape[-1]), images=images,
     )  # fmt: skip
     return TwoTasks(
         b_train, b_test, a_pool, a_test, split.alphabets["train"], target_alphabet,

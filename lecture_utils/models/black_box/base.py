@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lecture_utils.core import checks
 from lecture_utils.models.convnet import ConvTrunk
 
 
@@ -40,9 +41,9 @@ def make_encoder(
 
 
 def check_widths(**widths: int) -> None:
+    """Every width a whole number >= 1 (NumPy and 0-d tensor integers accepted)."""
     for name, value in widths.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
+        checks.whole_number(name, value, 1)
 
 
 def check_episode(
@@ -74,6 +75,11 @@ def check_episode(
         raise ValueError("support_y must hold integer labels 0..N-1, not floats (or one-hots).")
     if support_y.numel() == 0 or support_y.min() < 0:
         raise ValueError("support_y must be non-empty labels in 0..N-1.")
+    if query_x.shape[1] == 0:
+        raise ValueError(
+            f"query_x {tuple(query_x.shape)} holds no query items; every task needs at least one "
+            "query (n_query >= 1) to be predicted and scored."
+        )
     got, side = support_x.shape[2:].numel(), round((item_numel or 0) ** 0.5)
     if item_numel is not None and got != item_numel:
         built = f"{side}x{side} px images" if side * side == item_numel else "features"

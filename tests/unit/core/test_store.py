@@ -166,7 +166,6 @@ import sys, time, torch
 from pathlib import Path
 from lecture_utils.core import store
 from lecture_utils.data import omniglot
-from shared import REPO_ROOT
 
 ident, folder = int(sys.argv[1]), Path(sys.argv[2])
 gen = torch.Generator().manual_seed(0)  # the same data in both processes

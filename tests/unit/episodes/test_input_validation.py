@@ -135,5 +135,5 @@ def test_attention_width_must_divide_into_heads():
     ],
 )
 def test_constructors_validate_their_widths(family, kwargs, name):
-    with pytest.raises(ValueError, match=f"{name} must be a whole number of at least 1"):
+    with pytest.raises(ValueError, match=f"{name}=.* must be a whole number >= 1"):
         black_box.build_model(family, "pixels", **kwargs)

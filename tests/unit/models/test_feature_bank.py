@@ -80,3 +80,29 @@ def test_unfreeze_onto_images_starts_where_the_feature_model_is(images: torch.Te
     )
     assert all(p.requires_grad for p in tuned.encoder.parameters())
     assert not any(p.requires_grad for p in encoder.parameters())  # the original stays frozen
+
+
+# ---- issue 25, fault 6: features are encoded in eval mode -----------------------------------
+
+
+def test_features_are_encoded_in_eval_mode_and_the_encoder_is_left_as_it_was(
+    images: torch.Tensor,
+) -> None:
+    with runtime.seeded_init(0):
+        encoder = torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(S * S, 6), torch.nn.BatchNorm1d(6)
+        )
+    with torch.no_grad():  # running statistics far from a batch's own: the modes differ
+        encoder[2].running_mean.fill_(3.0)
+        encoder[2].running_var.fill_(4.0)
+    encoder.train()
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    features = feature_bank.encode_images(encoder, images, device="cpu")
+    assert encoder.training and encoder[2].training  # the caller's mode is restored
+    for name, value in encoder.state_dict().items():
+        assert torch.equal(before[name], value), name  # no running statistic moved
+    with torch.no_grad():
+        expected = encoder.eval()(images.flatten(0, 1).unsqueeze(1)).view(12, 20, -1)
+        in_train_mode = encoder.train()(images.flatten(0, 1).unsqueeze(1)).view(12, 20, -1)
+    assert torch.allclose(features, expected, atol=1e-6)
+    assert not torch.allclose(features, in_train_mode, atol=1e-2)

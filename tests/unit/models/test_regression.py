@@ -175,3 +175,21 @@ def test_fine_tuning_fits_each_task_on_its_own() -> None:
     torch.testing.assert_close(br.FineTuned(net, 0, 1e-2)(sx, sy, sx), net(sx))
     with torch.no_grad():  # evaluation code calls models under no_grad
         assert model(sx, sy, sx).shape == (2, 5, 1)
+
+
+# ---- issue 25, fault 6: the predicted sigma keeps its floor ---------------------------------
+
+
+def test_sigma_keeps_its_floor_for_very_negative_raw_outputs() -> None:
+    model = br.NeuralProcess(min_sigma=0.05)
+    support_x, support_y, query_x = episode()[:3]
+    with torch.no_grad():
+        last = model.decoder[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.0, -200.0]))  # raw sigma -200: softplus(-200) ~ 0
+        _, sigma = model.distribution(support_x, support_y, query_x)
+        assert sigma.min().item() == pytest.approx(0.05, abs=1e-7)  # floored, never 0
+        last.bias.copy_(torch.tensor([0.0, 0.0]))
+        _, sigma = model.distribution(support_x, support_y, query_x)
+    # min_sigma + (1 - min_sigma) * softplus(0) = 0.05 + 0.95 * ln 2, by hand:
+    assert sigma.flatten()[0].item() == pytest.approx(0.05 + 0.95 * math.log(2), abs=1e-6)

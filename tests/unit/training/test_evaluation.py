@@ -69,3 +69,82 @@ def test_prediction_change_rate_tells_sets_from_sequences(images: torch.Tensor) 
     lstm = black_box.build_model("lstm", "pixels", n_way=3, image_size=S)
     assert evaluation.prediction_change_rate(ff, eps)[1] < 1e-4
     assert evaluation.prediction_change_rate(lstm, eps)[1] > 1e-4
+
+
+# ---- issue 25, fault 6: the evaluation protocol as a contract ------------------------------
+
+
+class BatchNormMean(torch.nn.Module):
+    """Nearest class mean on features with a BatchNorm layer; records the mode of each call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(S * S, 8))
+        self.norm = torch.nn.BatchNorm1d(8)
+        self.inner = black_box.NearestClassMean(torch.nn.Identity(), 8)
+        self.modes: list[bool] = []
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        b, m = x.shape[:2]
+        return self.norm(self.encoder(x.reshape(b * m, *x.shape[2:]))).view(b, m, -1)
+
+    def forward(self, support_x, support_y, query_x):
+        self.modes.append(self.norm.training)
+        return self.inner(self.features(support_x), support_y, self.features(query_x))
+
+
+def state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluate_restores_the_mode_and_leaves_batchnorm_buffers_bit_identical(
+    images: torch.Tensor, training: bool
+) -> None:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = BatchNormMean()
+    model.train(training)
+    before = state(model)
+    assert before["norm.num_batches_tracked"] == 0
+    evaluation.evaluate(model, sampler(images), n_tasks=8)
+    assert model.training is training and model.norm.training is training
+    assert model.modes and not any(model.modes)  # every episode scored in eval mode
+    after = state(model)
+    assert before.keys() == after.keys()
+    for name in before:  # running mean, variance and count untouched, weights too
+        assert torch.equal(before[name], after[name]), name
+
+
+class Oracle(torch.nn.Module):
+    """Predicts the label written in each query item: logits = one-hot(query_x[..., 0])."""
+
+    def forward(self, support_x, support_y, query_x):
+        n_way = int(support_y.max()) + 1
+        return torch.nn.functional.one_hot(query_x[..., 0].long(), n_way).float()
+
+
+def one_task(predicted: list[int], truth: list[int]) -> Episode:
+    """One task (B = 1), 2-way 1-shot, whose queries the Oracle answers with ``predicted``."""
+    q = len(truth)
+    return Episode(
+        support_x=torch.zeros(1, 2, 1),
+        support_y=torch.tensor([[0, 1]]),
+        query_x=torch.tensor(predicted, dtype=torch.float32).view(1, q, 1),
+        query_y=torch.tensor([truth]),
+        classes=torch.tensor([[0, 1]]),
+        rotations=torch.zeros(1, 2, dtype=torch.long),
+    )
+
+
+def test_the_interval_is_over_tasks_not_queries_hand_computed() -> None:
+    # Task 1: 4 queries, 3 right (0.75). Task 2: 2 queries, none right (0.0).
+    tasks = [one_task([0, 1, 1, 0], [0, 1, 1, 1]), one_task([1, 0], [0, 1])]
+    acc = evaluation.evaluate(Oracle(), tasks, n_tasks=2)
+    # Over tasks: mean (0.75 + 0) / 2 = 0.375 (over the 6 queries it would be 3/6 = 0.5).
+    # s = sqrt((0.375^2 + 0.375^2) / 1) = 0.53033; t(0.975, df=1) = 12.7062047;
+    # half-width = 12.7062047 * 0.53033 / sqrt(2) = 4.76483.
+    assert acc.n_tasks == 2 and acc.per_task.tolist() == [0.75, 0.0]
+    assert acc.mean == pytest.approx(0.375, abs=1e-12)
+    assert acc.ci95 == pytest.approx(12.706204736174698 * 0.375, rel=1e-9)
+    assert acc.ci95 == pytest.approx(4.76483, abs=1e-5)

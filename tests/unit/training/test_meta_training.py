@@ -165,3 +165,42 @@ def test_history_steps_to() -> None:
     h = meta_training.MetaHistory(log=log)
     assert h.steps_to(0.8) == 200 and h.steps_to(0.95) is None and h.best_val == 0.9
     assert not hasattr(h, "seconds_to")
+
+
+# ---- issue 25, fault 6: meta-validation tasks come from the val split, drawn once -----------
+
+
+def test_validation_tasks_come_from_the_val_split_and_are_drawn_once(
+    images: torch.Tensor, monkeypatch
+) -> None:
+    train_classes, val_classes = list(range(0, 6)), list(range(6, 12))
+    train = sampler(images, train_classes)
+    val = sampler(images, val_classes, seed=1)
+    val_draws: list[Episode] = []
+    real_sample = val.sample
+
+    def counted_sample() -> Episode:
+        val_draws.append(real_sample())
+        return val_draws[-1]
+
+    monkeypatch.setattr(val, "sample", counted_sample)
+    seen: list[list[Episode]] = []
+    real_evaluate = meta_training.evaluate
+
+    def spy(model, episodes, n_tasks=1000, progress=False):
+        seen.append(episodes)
+        return real_evaluate(model, episodes, n_tasks=n_tasks, progress=progress)
+
+    monkeypatch.setattr(meta_training, "evaluate", spy)
+    model = black_box.build_model("feedforward", "pixels", image_size=PATTERN_SIZE, n_way=3)
+    meta_training.meta_train(
+        model, train, val, steps=6, eval_every=2, val_tasks=6, progress=False, device="cpu"
+    )
+    assert len(seen) == 3  # steps 2, 4 and 6
+    batches = -(-6 // val.batch_size)
+    assert len(val_draws) == batches  # drawn once, before training, not per evaluation
+    for episodes in seen:  # the very same tasks at every evaluation
+        assert len(episodes) == batches
+        assert all(a is b for a, b in zip(episodes, val_draws, strict=True))
+    drawn = torch.cat([ep.classes.flatten() for ep in val_draws]).unique().tolist()
+    assert set(drawn) <= set(val_classes)  # the validation split only

@@ -91,3 +91,18 @@ def test_build_model_is_seeded_without_the_global_rng() -> None:
     assert not torch.equal(next(a.parameters()), next(c.parameters()))
     with pytest.raises(ValueError, match="class_context"):
         build("prototype")
+
+
+# ---- issue 25, fault 6: class means divide by the class count, not the set size ------------
+
+
+def test_class_means_divide_by_each_class_count_hand_example() -> None:
+    # One task, N = 3 with unequal shots: label 0 three times, label 1 once, label 2 twice.
+    values = torch.tensor([[[1.0, 0.0], [2.0, 6.0], [3.0, 3.0], [10.0, -4.0], [4.0, 1.0],
+                            [8.0, 5.0]]])  # fmt: skip
+    support_y = torch.tensor([[0, 0, 0, 1, 2, 2]])
+    means = class_pooling.class_means(values, support_y, 3)
+    expected = torch.tensor([[[2.0, 3.0], [10.0, -4.0], [6.0, 3.0]]])  # (1+2+3)/3, (0+6+3)/3...
+    assert torch.equal(means, expected)
+    # Dividing by the set size (6) instead would give [[1.0, 1.5], [1.667, -0.667], [2.0, 1.0]].
+    assert not torch.allclose(means, values.sum(1, keepdim=True) / 6)

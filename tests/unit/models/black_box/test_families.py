@@ -200,3 +200,24 @@ def test_snail_is_built_by_build_model() -> None:
     assert model.phi_size(3, 2) > 0
     with pytest.raises(ValueError, match="max_support=6"):
         model(torch.randn(2, 9, 12), torch.arange(3).repeat(3).expand(2, -1), qx)
+
+
+# ---- issue 25, fault 6: the feedforward context is the mean of g(x, y), not the sum ---------
+
+
+def test_feedforward_context_is_the_average_of_g_over_the_support_set() -> None:
+    from lecture_utils.models.black_box.base import one_hot
+    from lecture_utils.models.black_box.feedforward import FeedforwardAverage
+
+    torch.manual_seed(0)
+    model = FeedforwardAverage(torch.nn.Flatten(), 4, n_way=2, context_dim=3, hidden=5)
+    support_x = torch.randn(2, 5, 4)
+    support_y = torch.tensor([[0, 1, 0, 1, 1], [1, 0, 0, 0, 1]])
+    phi = model.context(support_x, support_y)
+    rows = model.g(torch.cat([support_x, one_hot(support_y, 2)], dim=-1))  # [2, 5, 3]
+    by_hand = (rows[:, 0] + rows[:, 1] + rows[:, 2] + rows[:, 3] + rows[:, 4]) / 5
+    assert torch.allclose(phi, by_hand, atol=1e-6)
+    assert not torch.allclose(phi, by_hand * 5, atol=1e-3)  # the sum would be 5x larger
+    # The mean does not grow with copies of the support set; a sum would double.
+    doubled = model.context(support_x.repeat(1, 2, 1), support_y.repeat(1, 2))
+    assert torch.allclose(doubled, phi, atol=1e-6)
