@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from shared import NOTEBOOK_DIR, PATTERN_SIZE, REPO_ROOT
+from shared import NOTEBOOK_DIR, PATTERN_SIZE, REPO_ROOT, make_zip, md5_of
 
 if TYPE_CHECKING:
     import torch
@@ -91,3 +91,20 @@ def browser_ready() -> None:
         skip_or_fail("playwright is not installed (pip install -e '.[test]')")
     if not chromium_available():
         skip_or_fail(f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium`")
+
+
+@pytest.fixture
+def zips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two tiny Omniglot-shaped zips (3 characters) registered as the official small ones."""
+    from lecture_utils.data import omniglot
+
+    folder = tmp_path / "zips"
+    folder.mkdir()
+    for name, alphabets in [
+        ("images_background_small1.zip", {"Greek": 2}),
+        ("images_background_small2.zip", {"Latin": 1}),
+    ]:
+        path = make_zip(folder / name, name[:-4], alphabets)
+        monkeypatch.setitem(omniglot.OFFICIAL_MD5, name, md5_of(path))
+    monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(folder))
+    return folder

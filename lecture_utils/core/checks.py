@@ -11,14 +11,6 @@ import math
 import operator
 from typing import Any
 
-__all__ = [
-    "layer_indices",
-    "positive_finite",
-    "finite_number",
-    "whole_number",
-    "image_tensor",
-]
-
 
 def _shown(value: Any) -> str:
     text = repr(value)

@@ -59,28 +59,25 @@ def test_main_resolves_omniglot_dir_before_any_kernel_starts(tmp_path, monkeypat
     assert seen == [str(tmp_path / "zips")]
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_makefile_exports_an_absolute_omniglot_dir(tmp_path):
+def paths_seen_by_make(cwd: Path, env: dict[str, str]) -> str:
+    """``$OMNIGLOT_DIR|$LECTURE_DATA_DIR`` as the Makefile's recipes see them."""
     probe = 'show-paths: ; @echo "$$OMNIGLOT_DIR|$$LECTURE_DATA_DIR"'
-    env = {**os.environ, "OMNIGLOT_DIR": "../shared/data/omniglot", "LECTURE_DATA_DIR": "data"}
     done = subprocess.run(
         ["make", "-s", "-f", str(REPO_ROOT / "Makefile"), "--eval", probe, "show-paths"],
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    omniglot_dir, data_dir = done.stdout.strip().split("|")
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_makefile_exports_an_absolute_omniglot_dir(tmp_path):
+    env = {**os.environ, "OMNIGLOT_DIR": "../shared/data/omniglot", "LECTURE_DATA_DIR": "data"}
+    omniglot_dir, data_dir = paths_seen_by_make(tmp_path, env).split("|")
     assert omniglot_dir == str((tmp_path / ".." / "shared" / "data" / "omniglot").resolve())
     assert data_dir == str(tmp_path / "data")
     unset = {k: v for k, v in env.items() if k not in ("OMNIGLOT_DIR", "LECTURE_DATA_DIR")}
-    done = subprocess.run(
-        ["make", "-s", "-f", str(REPO_ROOT / "Makefile"), "--eval", probe, "show-paths"],
-        cwd=tmp_path,
-        env=unset,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip() == "|"  # unset stays unset
+    assert paths_seen_by_make(tmp_path, unset) == "|"  # unset stays unset

@@ -11,27 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from shared import make_zip, md5_of
 
 from lecture_utils.core import store
 from lecture_utils.core.store import CacheWarning
 from lecture_utils.data import omniglot
 
 DiskUsage = namedtuple("DiskUsage", "total used free")
-
-
-@pytest.fixture
-def zips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "zips"
-    folder.mkdir()
-    for name, alphabets in [
-        ("images_background_small1.zip", {"Greek": 2}),
-        ("images_background_small2.zip", {"Latin": 1}),
-    ]:
-        path = make_zip(folder / name, name[:-4], alphabets)
-        monkeypatch.setitem(omniglot.OFFICIAL_MD5, name, md5_of(path))
-    monkeypatch.setenv(omniglot.OMNIGLOT_DIR_ENV, str(folder))
-    return folder
 
 
 @pytest.mark.parametrize("kind", ["oserror", "torch_runtime_error"])

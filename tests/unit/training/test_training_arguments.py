@@ -80,24 +80,37 @@ def test_optimise_refuses_bool_steps_and_a_nan_group_rate():
         trainer.make_optimizer([{"params": list(model.parameters()), "lr": float("nan")}], 1e-3)
 
 
+def build(call: str, kwargs: dict) -> None:
+    """Call ``Recipe(**kwargs)`` or ``lr_range_test`` with ``kwargs`` on a toy problem."""
+    if call == "recipe":
+        ft.Recipe(**kwargs)
+    else:
+        lr_range.lr_range_test(flat_model(), toy_data(), device="cpu", **{"steps": 4, **kwargs})
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("call", "kwargs", "match"),
     [
-        ({"batch_size": -4}, r"Recipe\.batch_size=-4 must be a whole number >= 1"),
-        ({"batch_size": 0}, r"Recipe\.batch_size=0 must be a whole number >= 1"),
-        ({"steps": True}, r"Recipe\.steps=True must be a whole number >= 1"),
-        ({"lr": float("nan")}, r"Recipe\.lr=nan must be a finite number"),
-        ({"lr": float("inf")}, r"Recipe\.lr=inf must be a finite number"),
-        ({"trunk_lr": float("nan")}, r"Recipe\.trunk_lr=nan must be a finite number"),
-        ({"factor": 0}, r"Recipe\.factor=0 must be a finite number > 0"),
-        ({"trainable": (1.7,)}, r"Recipe\.trainable\[0\]=1\.7 must be a whole number"),
-        ({"trainable": ()}, r"Recipe\.trainable=\(\) must be at least one layer index"),
-        ({"unfreeze_every": 0}, r"Recipe\.unfreeze_every=0 must be a whole number >= 1"),
+        ("recipe", {"batch_size": -4}, r"Recipe\.batch_size=-4 must be a whole number >= 1"),
+        ("recipe", {"batch_size": 0}, r"Recipe\.batch_size=0 must be a whole number >= 1"),
+        ("recipe", {"steps": True}, r"Recipe\.steps=True must be a whole number >= 1"),
+        ("recipe", {"lr": float("nan")}, r"Recipe\.lr=nan must be a finite number"),
+        ("recipe", {"lr": float("inf")}, r"Recipe\.lr=inf must be a finite number"),
+        ("recipe", {"trunk_lr": float("nan")}, r"Recipe\.trunk_lr=nan must be a finite number"),
+        ("recipe", {"factor": 0}, r"Recipe\.factor=0 must be a finite number > 0"),
+        ("recipe", {"trainable": (1.7,)}, r"Recipe\.trainable\[0\]=1\.7 must be a whole number"),
+        ("recipe", {"trainable": ()}, r"Recipe\.trainable=\(\) must be at least one layer index"),
+        ("recipe", {"unfreeze_every": 0}, r"Recipe\.unfreeze_every=0 must be a whole number >= 1"),
+        ("lr_range_test", {"batch_size": -1}, r"batch_size=-1 must be a whole number >= 1"),
+        ("lr_range_test", {"batch_size": 0}, r"batch_size=0 must be a whole number >= 1"),
+        ("lr_range_test", {"steps": True}, r"steps=True must be a whole number >= 2"),
+        ("lr_range_test", {"lr_min": float("nan")}, r"lr_min=nan must be a finite number"),
+        ("lr_range_test", {"lr_max": float("inf")}, r"lr_max=inf must be a finite number"),
     ],
 )
-def test_recipe_refuses_bad_fields_by_name(kwargs, match):
+def test_bad_arguments_are_refused_by_name(call: str, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        ft.Recipe(**kwargs)
+        build(call, kwargs)
 
 
 def test_fine_tune_refuses_layers_the_model_does_not_have_and_nan_images():
@@ -110,22 +123,6 @@ def test_fine_tune_refuses_layers_the_model_does_not_have_and_nan_images():
     data.x[0, 0, 0, 0] = float("inf")
     with pytest.raises(ValueError, match=r"train\.x holds 1 NaN or infinite values"):
         ft.fine_tune(model, data, ft.Recipe(steps=2), device="cpu")
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"batch_size": -1}, r"batch_size=-1 must be a whole number >= 1"),
-        ({"batch_size": 0}, r"batch_size=0 must be a whole number >= 1"),
-        ({"steps": True}, r"steps=True must be a whole number >= 2"),
-        ({"lr_min": float("nan")}, r"lr_min=nan must be a finite number"),
-        ({"lr_max": float("inf")}, r"lr_max=inf must be a finite number"),
-    ],
-)
-def test_lr_range_test_refuses_bad_arguments_by_name(kwargs, match):
-    args = {"steps": 4, **kwargs}
-    with pytest.raises(ValueError, match=match):
-        lr_range.lr_range_test(flat_model(), toy_data(), device="cpu", **args)
 
 
 def test_conv_trunk_says_how_large_images_must_be():
