@@ -1,4 +1,4 @@
-"""Issue 25, fault 4: a relative $OMNIGLOT_DIR works for `make run` and `make lab` too.
+"""A relative $OMNIGLOT_DIR works for `make run` and `make lab` too.
 
 The notebook kernels run in notebooks/, so a relative path must be resolved against the folder
 where the user set it, before any kernel starts: scripts/run_notebooks.py does it, and the

@@ -1,4 +1,4 @@
-"""core.checks (the shared argument validator) and the statistics it guards (issue 25, fault 2)."""
+"""core.checks (the shared argument validator) and the statistics it guards."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 25, fault 1: a full or unwritable disk costs a warning, never a trained model.
+"""A full or unwritable disk costs a warning, never a trained model.
 
 The writer (``torch.save``) is patched to fail the way it does on a full disk: it writes part
 of the file, then raises ``OSError(ENOSPC)`` or torch's ``RuntimeError`` ("unexpected pos").

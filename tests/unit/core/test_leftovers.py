@@ -1,4 +1,4 @@
-"""Issue 25, fault 5: what killed writers and extractions left behind goes on the next use."""
+"""What killed writers and extractions left behind goes on the next use."""
 
 from __future__ import annotations
 

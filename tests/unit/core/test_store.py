@@ -82,7 +82,7 @@ def test_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# Defect 5: stale temporaries
+# stale temporaries
 # --------------------------------------------------------------------------------------------
 
 
@@ -158,7 +158,7 @@ def test_killed_cache_write_then_next_load_succeeds_and_leaves_nothing(tmp_path,
 
 
 # --------------------------------------------------------------------------------------------
-# Defect 2: concurrent writers
+# concurrent writers
 # --------------------------------------------------------------------------------------------
 
 CONCURRENT_WRITER = """
@@ -213,7 +213,7 @@ def test_two_processes_writing_the_same_checkpoint_and_cache_never_fail(tmp_path
 
 
 # --------------------------------------------------------------------------------------------
-# Defect 3: checkpoints that are damaged, tampered with or do not fit
+# checkpoints that are damaged, tampered with or do not fit
 # --------------------------------------------------------------------------------------------
 
 

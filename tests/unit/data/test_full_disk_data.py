@@ -1,4 +1,4 @@
-"""Issue 25, fault 1 for the data layer: a full disk keeps the decoded images and says so."""
+"""A full disk keeps the decoded images and says so."""
 
 from __future__ import annotations
 

@@ -370,7 +370,7 @@ def cache_warnings(record) -> list[str]:
     return [str(w.message) for w in record if issubclass(w.category, CacheWarning)]
 
 
-# Defect 1: an unwritable data folder never throws a finished decode away.
+# an unwritable data folder never throws a finished decode away.
 
 
 def test_read_only_data_folder_returns_the_data_and_warns_once(
@@ -420,7 +420,7 @@ def test_data_folder_that_is_a_file(fixture_zips, tmp_path, monkeypatch):
         omniglot.fetch("images_background_small1.zip", data_dir=not_a_folder)
 
 
-# Defect 4: a cache is checked against its key, its shape and dtype, and its checksum.
+# a cache is checked against its key, its shape and dtype, and its checksum.
 
 
 def _rewrite(entry: Path, change) -> None:
@@ -490,7 +490,7 @@ def test_real_cache_must_hold_every_character(real_data, tmp_path):
         assert omniglot.load_omniglot("small", data_dir=root).num_characters == 242
 
 
-# Defect 5 (see also tests/test_store.py): what interrupted writes left behind is removed.
+# what interrupted writes left behind is removed.
 
 
 def test_load_removes_temporaries_of_interrupted_writes(fixture_zips, tmp_path, monkeypatch):
@@ -513,7 +513,7 @@ def test_load_removes_temporaries_of_interrupted_writes(fixture_zips, tmp_path, 
     assert keep.read_text() == "mine"
 
 
-# Defect 6: fetch never deletes a user's file, and says what it checked.
+# fetch never deletes a user's file, and says what it checked.
 
 
 def test_wrong_file_in_data_folder_offline_is_moved_aside_and_named(fixture_zips, tmp_path):

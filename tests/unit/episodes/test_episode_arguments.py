@@ -1,4 +1,4 @@
-"""Issue 25, fault 2: episode samplers accept every integer type and name what is wrong."""
+"""Episode samplers accept every integer type and name what is wrong."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Impossible sampler and model inputs are refused with a message that names the problem.
 
-Defects 7 (EpisodeSampler) and 8 (black-box models) of issue 10; synthetic tensors only.
+The episode sampler and the black-box models; synthetic tensors only.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def images() -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------
-# Defect 7: the episode sampler
+# the episode sampler
 # --------------------------------------------------------------------------------------------
 
 
@@ -85,7 +85,7 @@ def test_memory_limit_can_be_raised_or_lowered(images, monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------
-# Defect 8: the black-box models
+# the black-box models
 # --------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Issue 25, fault 3: every cache key covers the images it was trained on, and every setting.
+"""Every cache key covers the images it was trained on, and every setting.
 
 Notebook 01 memoises its runs under ``TwoTasks.key``; pretrained networks are cached under
 ``store.cache_key(**pretrain.cache_meta(...))`` (its own field loop is in

@@ -82,7 +82,7 @@ def test_unfreeze_onto_images_starts_where_the_feature_model_is(images: torch.Te
     assert not any(p.requires_grad for p in encoder.parameters())  # the original stays frozen
 
 
-# ---- issue 25, fault 6: features are encoded in eval mode -----------------------------------
+# ---- features are encoded in eval mode -----------------------------------
 
 
 def test_features_are_encoded_in_eval_mode_and_the_encoder_is_left_as_it_was(

@@ -1,4 +1,4 @@
-"""Issue 25, fault 2: the models refuse an empty query set and accept NumPy integer widths."""
+"""The models refuse an empty query set and accept NumPy integer widths."""
 
 from __future__ import annotations
 

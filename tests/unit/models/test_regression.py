@@ -177,7 +177,7 @@ def test_fine_tuning_fits_each_task_on_its_own() -> None:
         assert model(sx, sy, sx).shape == (2, 5, 1)
 
 
-# ---- issue 25, fault 6: the predicted sigma keeps its floor ---------------------------------
+# ---- the predicted sigma keeps its floor ---------------------------------
 
 
 def test_sigma_keeps_its_floor_for_very_negative_raw_outputs() -> None:

@@ -71,7 +71,7 @@ def test_prediction_change_rate_tells_sets_from_sequences(images: torch.Tensor) 
     assert evaluation.prediction_change_rate(lstm, eps)[1] > 1e-4
 
 
-# ---- issue 25, fault 6: the evaluation protocol as a contract ------------------------------
+# ---- the evaluation protocol as a contract ------------------------------
 
 
 class BatchNormMean(torch.nn.Module):

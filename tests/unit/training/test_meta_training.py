@@ -167,7 +167,7 @@ def test_history_steps_to() -> None:
     assert not hasattr(h, "seconds_to")
 
 
-# ---- issue 25, fault 6: meta-validation tasks come from the val split, drawn once -----------
+# ---- meta-validation tasks come from the val split, drawn once -----------
 
 
 def test_validation_tasks_come_from_the_val_split_and_are_drawn_once(

@@ -1,4 +1,4 @@
-"""Issue 25, fault 2: the training entry points refuse bad arguments at once, by name.
+"""The training entry points refuse bad arguments at once, by name.
 
 Each refusal used to be a hang (a negative batch size spun ``index_batches`` forever), a deep
 torch error, or a silent run to chance (``lr=nan``). A valid call is unchanged: see the

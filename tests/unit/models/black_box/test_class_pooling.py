@@ -93,7 +93,7 @@ def test_build_model_is_seeded_without_the_global_rng() -> None:
         build("prototype")
 
 
-# ---- issue 25, fault 6: class means divide by the class count, not the set size ------------
+# ---- class means divide by the class count, not the set size ------------
 
 
 def test_class_means_divide_by_each_class_count_hand_example() -> None:

@@ -202,7 +202,7 @@ def test_snail_is_built_by_build_model() -> None:
         model(torch.randn(2, 9, 12), torch.arange(3).repeat(3).expand(2, -1), qx)
 
 
-# ---- issue 25, fault 6: the feedforward context is the mean of g(x, y), not the sum ---------
+# ---- the feedforward context is the mean of g(x, y), not the sum ---------
 
 
 def test_feedforward_context_is_the_average_of_g_over_the_support_set() -> None:
