@@ -37,3 +37,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "--ignore=tests/notebooks)",
             returncode=3,
         )
+
+
+def _cell_number(item: pytest.Item) -> int:
+    """nbval names a notebook's items ``Cell 0``, ``Cell 1``, ... in notebook order."""
+    return int(item.name.rsplit(" ", 1)[-1]) if item.name.startswith("Cell ") else -1
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
+    """Tests may run in random order (pytest-randomly), but a notebook's cells only make sense
+    top to bottom: put each notebook's cells back in order, in the slots they were given."""
+    by_notebook: dict[str, list[int]] = {}
+    for position, item in enumerate(items):
+        if str(item.path).endswith(".ipynb"):
+            by_notebook.setdefault(str(item.path), []).append(position)
+    for positions in by_notebook.values():
+        cells = sorted((items[i] for i in positions), key=_cell_number)
+        for slot, cell in zip(sorted(positions), cells, strict=True):
+            items[slot] = cell
