@@ -131,3 +131,11 @@ def test_make_episode_for_chosen_waves() -> None:
 def test_bad_settings_are_clear_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SineTasks(**{"device": "cpu", **kwargs})
+
+
+def test_query_inputs_are_drawn_apart_from_the_support_inputs() -> None:
+    """D_test is new points of the same wave: no query x repeats a support x of its task."""
+    ep = SineTasks("meta_train", k_shot=5, n_query=20, batch_size=16, seed=0).sample()
+    same = (ep.query_x[:, :, None, 0] == ep.support_x[:, None, :, 0]).any()
+    assert not same and ep.query_x.shape[1] == 20
+    assert not torch.equal(ep.query_x[:, :5], ep.support_x)

@@ -305,3 +305,19 @@ def test_range_test_on_a_target_leaves_the_state_alone() -> None:
     assert all(torch.equal(before[k], state[k]) for k in state)
     fig = fs.plot_range_tests({0: (lrs, losses)}, {0: lr_range.pick_lr(lrs, losses)})
     assert "range test" in fig.axes[0].get_title()
+
+
+def test_trunk_lr_sets_the_trunk_and_leaves_the_head_at_lr(monkeypatch) -> None:
+    """A new head is a factor of its own: with ``trunk_lr`` every block gets it and the head
+    keeps ``lr`` (a bug that gave the head the trunk's rate would fail here)."""
+    seen = []
+    real = trainer.train
+
+    def spy(*args, **kwargs):
+        seen.append([g["lr"] for g in kwargs["param_groups"]])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ft.trainer, "train", spy)
+    recipe = ft.Recipe(lr=0.01, trunk_lr=0.001, steps=2, batch_size=4)
+    ft.fine_tune(tiny_model(), tiny_data(), recipe, device="cpu")
+    assert seen == [[0.001, 0.001, 0.001, 0.001, 0.01]]
