@@ -21,6 +21,9 @@ A stub that still raises ``NotImplementedError`` fails the check ("not implement
 | 04 | :func:`check_average_context` | φ = mean over the support set of g([x, one-hot y]) |
 | 05 | :func:`check_gaussian_nll` | the Gaussian negative log-likelihood |
 | 05 | :func:`check_pair_context` | the neural process's φ: the mean of e(x, y) over D_train |
+
+Notebook 06's two checks (the loss mask of an in-context sequence, one greedy decoding step)
+live in :mod:`lecture_utils.exercises.language`.
 """
 
 from __future__ import annotations
