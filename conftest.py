@@ -46,13 +46,15 @@ def _cell_number(item: pytest.Item) -> int:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
-    """Tests may run in random order (pytest-randomly), but a notebook's cells only make sense
-    top to bottom: put each notebook's cells back in order, in the slots they were given."""
-    by_notebook: dict[str, list[int]] = {}
-    for position, item in enumerate(items):
+    """Tests may run in a random order (pytest-randomly), but a notebook's cells only make sense
+    top to bottom in one kernel: every notebook's cells run as one block, in order, after the
+    other tests (the notebooks themselves may come in any order)."""
+    notebooks: dict[str, list[pytest.Item]] = {}
+    others = []
+    for item in items:
         if str(item.path).endswith(".ipynb"):
-            by_notebook.setdefault(str(item.path), []).append(position)
-    for positions in by_notebook.values():
-        cells = sorted((items[i] for i in positions), key=_cell_number)
-        for slot, cell in zip(sorted(positions), cells, strict=True):
-            items[slot] = cell
+            notebooks.setdefault(str(item.path), []).append(item)
+        else:
+            others.append(item)
+    cells = [cell for block in notebooks.values() for cell in sorted(block, key=_cell_number)]
+    items[:] = others + cells

@@ -22,7 +22,9 @@ def test_notebook_cells_keep_their_order_when_tests_are_shuffled(seed: int) -> N
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     ids = [line for line in result.stdout.splitlines() if "::" in line]
     for name in ("03_episodes.ipynb", "00_start_here.ipynb"):
-        cells = [int(m.group(1)) for i in ids if name in i and (m := re.search(r"Cell (\d+)$", i))]
+        where = [n for n, i in enumerate(ids) if name in i]
+        cells = [int(re.search(r"Cell (\d+)$", ids[n]).group(1)) for n in where]
         assert len(cells) > 3 and cells == sorted(cells), f"{name}: cells run as {cells}"
-    stats = [i.split("::")[1] for i in ids if "test_stats.py" in i]
-    assert len(stats) > 5  # the unit tests around them are shuffled, the cells are not
+        assert where == list(range(where[0], where[0] + len(where))), f"{name}: not one block"
+    stats = [n for n, i in enumerate(ids) if "test_stats.py" in i]
+    assert len(stats) > 5 and max(stats) < min(n for n, i in enumerate(ids) if ".ipynb" in i)
