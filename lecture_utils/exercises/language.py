@@ -5,7 +5,8 @@
 | :func:`check_loss_mask` | ``loss_mask(tokens)``: True on the query output and its closing ``;`` |
 | :func:`check_greedy_step` | ``greedy_step(logits, lengths)``: argmax at each row's last token |
 
-Each check builds its own small inputs, compares with the reference and names the mistake.
+Each check builds its own small inputs whose answers are known (literal masks; logits with the
+answer planted), so no reference solution ships with the package, and names the mistake.
 """
 
 from __future__ import annotations
@@ -20,21 +21,20 @@ from lecture_utils.exercises.checks import _call, _ok, _tensor
 # ---- the loss mask -------------------------------------------------------------------------
 
 
-def reference_loss_mask(tokens: torch.Tensor) -> torch.Tensor:
-    """``[L]`` bool: True on every token after the last ``>`` (the query output and its ``;``)."""
-    last_sep = int((tokens == st.SEP).nonzero().max())
-    mask = torch.zeros_like(tokens, dtype=torch.bool)
-    mask[last_sep + 1 :] = True
-    return mask & (tokens != st.PAD)
-
-
-def _examples() -> list[torch.Tensor]:
+def _examples() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Three sequences and their known masks (1 on the query output and its closing ';')."""
     support = [("bad", "kibod"), ("lume", "kilume"), ("sor", "kisor")]
-    return [
+    answers = [
+        "00000000000000000000000000001111111",
+        "00000111111",
+        "00000000000000000000000000000000000011111",
+    ]
+    tokens = [
         st.build_sequence(support[:2], "mapo", "kimopo")[0],
         st.build_sequence([], "dat", "kidot")[0],
         st.build_sequence(support, "ra", "kiro")[0],
     ]
+    return [(t, torch.tensor([c == "1" for c in a])) for t, a in zip(tokens, answers, strict=True)]
 
 
 def _positions(tokens: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -56,8 +56,7 @@ def _positions(tokens: torch.Tensor) -> dict[str, torch.Tensor]:
 def check_loss_mask(student_fn: Callable) -> None:
     """``loss_mask(tokens [L]) -> [L] bool``: only the query's output letters and closing ``;``."""
     name = getattr(student_fn, "__name__", "your function")
-    for tokens in _examples():
-        want = reference_loss_mask(tokens)
+    for tokens, want in _examples():
         got = _call(student_fn, name, tokens.clone())
         _tensor(got, name, tuple(tokens.shape))
         marked = got.bool() if got.dtype != torch.bool else got
@@ -105,29 +104,26 @@ def check_loss_mask(student_fn: Callable) -> None:
 # ---- one greedy decoding step -------------------------------------------------------------------
 
 
-def reference_greedy_step(logits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``[B]`` long: argmax over the vocabulary of ``logits[b, lengths[b] - 1]``."""
-    rows = torch.arange(logits.shape[0])
-    return logits[rows, lengths - 1].argmax(-1)
-
-
 def check_greedy_step(student_fn: Callable) -> None:
     """``greedy_step(logits [B, L, V], lengths [B]) -> [B] long``: the next token of each row."""
     name = getattr(student_fn, "__name__", "your function")
-    gen = torch.Generator().manual_seed(3)
     B, L, V = 4, 6, 9
     lengths = torch.tensor([2, 6, 3, 1])
-    while True:  # inputs on which every mistake below gives a different answer
-        logits = torch.randn(B, L, V, generator=gen)
-        rows = torch.arange(B)
-        want = reference_greedy_step(logits, lengths)
-        wrong = {
-            "last": logits[:, -1].argmax(-1),
-            "next": logits[rows, lengths.clamp(max=L - 1)].argmax(-1),
-            "first": logits[:, 0].argmax(-1),
-        }
-        if all((w != want).sum() >= 2 for w in wrong.values()):
-            break
+    rows = torch.arange(B)
+    want = torch.tensor([3, 7, 1, 5])  # planted at each row's last prompt token
+    decoys = {"last": [0, 2, 4, 6], "next": [8, 6, 0, 2], "first": [6, 0, 8, 4]}
+    logits = 0.1 * torch.randn(B, L, V, generator=torch.Generator().manual_seed(3))
+    logits[rows, :, torch.tensor(decoys["first"])] += 2.0  # the first-column pick everywhere
+    logits[rows, L - 1, torch.tensor(decoys["last"])] += 5.0
+    nxt = lengths.clamp(max=L - 1)
+    logits[rows, nxt, torch.tensor(decoys["next"])] += 6.0
+    logits[rows, lengths - 1] = 0.1 * torch.randn(B, V, generator=torch.Generator().manual_seed(4))
+    logits[rows, lengths - 1, want] += 9.0
+    wrong = {  # what the plausible mistakes return on these logits
+        "last": logits[:, -1].argmax(-1),
+        "next": logits[rows, nxt].argmax(-1),
+        "first": logits[:, 0].argmax(-1),
+    }
     got = _call(student_fn, name, logits.clone(), lengths.clone())
     _tensor(got, name, (B,))
     if got.is_floating_point() or got.dtype == torch.bool:
