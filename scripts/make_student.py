@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -112,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write(args.out / path.name, lambda tmp, nb=student: nbformat.write(nb, tmp))
         n = exercise_count(nb)
         print(f"{path.name}: {n} exercise(s) stubbed -> {args.out / path.name}")
+        # RISE loads <notebook>.css and rise.css from the notebook's folder (slide styles).
+        for css in (path.with_suffix(".css"), path.parent / "rise.css"):
+            if css.is_file():
+                shutil.copyfile(css, args.out / css.name)
     return 0
 
 

@@ -15,6 +15,7 @@ import torch
 from matplotlib.figure import Figure
 
 from lecture_utils.analysis.plotting import pretty_name
+from lecture_utils.analysis.widget_panel import keyboard_guard
 from lecture_utils.data.omniglot import OmniglotData
 from lecture_utils.data.transforms import quarter_turns
 from lecture_utils.episodes.sampler import (
@@ -304,6 +305,7 @@ class EpisodeExplorer:
             ]
         )
         self.widget = widgets.VBox([controls, self.counts, self.figure])
+        keyboard_guard()
         self._rebuild()
 
     def _rebuild(self, _change: object = None) -> None:

@@ -3,12 +3,39 @@
 :func:`run_panel` lays out the controls above a button and an output area; pressing the button
 (or calling the returned ``run()``, handy in tests and to draw once when the cell runs) clears
 the area and calls ``on_run()`` inside it, so its prints and figures appear there.
+:func:`keyboard_guard` keeps arrow keys on a focused slider with the slider when the notebook is
+presented with RISE (reveal.js would otherwise take them to change slides).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+
+# Two listeners keep a focused widget's keys with the widget. On `window`, in the capture phase
+# (before JupyterLab's shortcut handler on `document`), the widget's element is marked
+# `data-lm-suppress-shortcuts`, so RISE's "next slide" shortcut does not fire; on `body`, after
+# the widget has used the key, the key is stopped before reveal.js's own listener on `document`.
+KEYBOARD_GUARD_JS = """
+if (!window.lectureKeyboardGuard) {
+  window.lectureKeyboardGuard = true;
+  const inWidget = (event) => event.target && event.target.closest
+    && event.target.closest(".jupyter-widgets");
+  window.addEventListener("keydown", (event) => {
+    if (inWidget(event)) event.target.setAttribute("data-lm-suppress-shortcuts", "true");
+  }, true);
+  document.body.addEventListener("keydown", (event) => {
+    if (inWidget(event)) event.stopPropagation();
+  });
+}
+"""
+
+
+def keyboard_guard() -> None:
+    """Display the script that keeps a focused widget's keys away from the RISE slideshow."""
+    from IPython.display import Javascript, display
+
+    display(Javascript(KEYBOARD_GUARD_JS))
 
 
 def run_panel(
@@ -36,5 +63,6 @@ def run_panel(
         return result
 
     button.on_click(run)
+    keyboard_guard()
     layout = [widgets.HBox(list(row)) for row in rows]
     return widgets.VBox([*layout, widgets.HBox([button, line]), out]), run

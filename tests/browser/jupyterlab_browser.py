@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -115,7 +116,8 @@ def free_port() -> int:
 
 
 def stage_notebook(source: Path, dest_dir: Path) -> Path:
-    """Copy a notebook into ``dest_dir`` with every output and execution count cleared."""
+    """Copy a notebook into ``dest_dir`` with every output and execution count cleared, with the
+    slide styles RISE loads from its folder (``rise.css``, ``<notebook>.css``)."""
     nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -125,6 +127,9 @@ def stage_notebook(source: Path, dest_dir: Path) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / source.name
     nbformat.write(nb, dest)
+    for css in (source.with_suffix(".css"), source.parent / "rise.css"):
+        if css.is_file():
+            shutil.copyfile(css, dest_dir / css.name)
     return dest
 
 

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lecture_utils.analysis.verdicts import in_words
+from lecture_utils.analysis.widget_panel import keyboard_guard
 from lecture_utils.core import runtime, stats
 from lecture_utils.episodes.sampler import EpisodeSampler
 from lecture_utils.episodes.sine_tasks import RegressionEpisode, SineTasks, make_episode, task_seed
@@ -310,6 +311,7 @@ class AdaptExplorer:
         }
         out = widgets.interactive_output(self.draw, self.controls)
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), out])
+        keyboard_guard()
 
     def draw(self, amplitude: float, phase: float, k_shot: int, seed: int) -> None:
         gen = torch.Generator().manual_seed(seed)

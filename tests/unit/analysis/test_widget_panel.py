@@ -18,3 +18,20 @@ def test_run_returns_the_result_and_writes_the_status() -> None:
     button_row = panel.children[1]
     assert button_row.children[1].value == "got 10"
     assert panel.children[0].children[0] is slider
+
+
+def test_panels_display_the_keyboard_guard(monkeypatch) -> None:
+    import IPython.display
+
+    from lecture_utils.analysis import widget_panel
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
+    run_panel([[widgets.IntSlider()]], lambda: None)
+    (script,) = shown
+    assert isinstance(script, IPython.display.Javascript)
+    # Shortcuts suppressed in the capture phase, the key stopped after the widget used it.
+    assert script.data == widget_panel.KEYBOARD_GUARD_JS
+    assert 'addEventListener("keydown"' in script.data and "}, true);" in script.data
+    assert "data-lm-suppress-shortcuts" in script.data and "stopPropagation" in script.data
+    assert "window.lectureKeyboardGuard" in script.data  # registered once per page
