@@ -2,7 +2,9 @@
 
 :func:`lecture_utils.core.stats.verdict` reads a paired difference's t 95% interval as
 ``"holds"`` (above 0), ``"contradicted"`` (below 0) or ``"inconclusive"`` (contains 0). This
-module is the only place those verdicts become words, so every notebook says them alike.
+module is the only place those verdicts become words, so every notebook says them alike. A
+table of findings is one family of tests: :func:`verdict_table` prints each row's p and its
+verdict after Holm's correction beside the raw one.
 """
 
 from __future__ import annotations
@@ -60,6 +62,17 @@ class Finding:
     def verdict(self) -> str:
         return stats.verdict(self.difference)
 
+    @property
+    def differences(self) -> list[float]:
+        """Seed by seed, the rule's predicted improvement (arm - alternative, or the reverse)."""
+        pair = (self.alternative_scores, self.scores)
+        a, b = pair if self.lower_is_better else pair[::-1]
+        return [x - y for x, y in zip(a, b, strict=True)]
+
+    @property
+    def p_value(self) -> float:
+        return stats.p_value(self.differences)
+
     def row(self) -> list[str]:
         d, unit = self.difference, "%" if self.unit == "pp" else f" {self.unit}"
         sign = "alternative - arm: " if self.lower_is_better else ""
@@ -77,12 +90,16 @@ class Finding:
 
 
 def verdict_table(findings: Sequence[Finding]) -> str:
-    """A Markdown table: rule | rule's arm | alternative | paired difference | verdict."""
+    """A Markdown table: rule | rule's arm | alternative | paired difference | p | verdict | verdict
+    after Holm's correction over the whole table (one family: every row is a test)."""
     n = len(findings[0].scores) if findings else 0
+    family = stats.family_verdicts([f.differences for f in findings])
     lines = [
         f"| rule | rule's arm ({INTERVAL_OVER_SEEDS}, n={n}) | alternative | "
-        f"difference (paired t 95%) | verdict |",
-        "|---|---|---|---|---|",
+        f"difference (paired t 95%) | p | verdict | Holm ({len(findings)} tests) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    lines += ["| " + " | ".join(f.row()[:4]) + f" | **{f.verdict}** |" for f in findings]
+    for f, (p, adjusted, holm) in zip(findings, family, strict=True):
+        cells = [*f.row()[:4], f"{p:.3f}", f"**{f.verdict}**", f"**{holm}** (p_adj {adjusted:.3f})"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

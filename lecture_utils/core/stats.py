@@ -3,7 +3,8 @@
 Every error bar and ± in the collection comes from here, so it always means the same thing:
 a two-sided Student-t interval for the mean with ``n - 1`` degrees of freedom. Seed-level
 comparisons of two arms that share seeds and splits use :func:`paired_difference`; episode
-evaluation uses :func:`t_interval` over the per-task scores.
+evaluation uses :func:`t_interval` over the per-task scores. A family of verdicts is corrected
+for multiplicity with Holm's step-down method (:func:`holm_adjust`, :func:`family_verdicts`).
 """
 
 from __future__ import annotations
@@ -105,6 +106,54 @@ def verdict(difference: Interval, margin: float = 0.0) -> str:
     if difference.high < -margin:
         return "contradicted"
     return "inconclusive"
+
+
+def p_value(difference: Sequence[float] | torch.Tensor) -> float:
+    """Two-sided one-sample t-test p of "mean difference = 0" (the test behind :func:`verdict`:
+    ``p < 0.05`` exactly when the t 95% interval excludes 0)."""
+    xs = _as_floats(difference)
+    n = len(xs)
+    t_quantile(n)  # the same n >= 2 check as every interval
+    mean = sum(xs) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    if sd == 0.0:
+        return 1.0 if mean == 0.0 else 0.0
+    t = mean / (sd / math.sqrt(n))
+    return float(2 * _scipy_stats.t.sf(abs(t), df=n - 1))
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input's order.
+
+    Sorted ascending, the i-th smallest (1-based) becomes ``(m - i + 1) · p``, capped at 1 and made
+    non-decreasing. Rejecting where the adjusted p < alpha keeps the chance of *any* false verdict
+    in the family at most alpha (family-wise error), whatever the dependence between the tests.
+    """
+    ps = [float(p) for p in p_values]
+    if any(not 0.0 <= p <= 1.0 for p in ps):
+        raise ValueError(f"p-values must lie in [0, 1], got {ps}.")
+    m = len(ps)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda j: ps[j])):
+        running = max(running, min(1.0, (m - rank) * ps[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def family_verdicts(
+    differences: Sequence[Sequence[float] | torch.Tensor], alpha: float = 0.05
+) -> list[tuple[float, float, str]]:
+    """For a family of paired differences: ``(p, Holm-adjusted p, verdict)`` per difference; the
+    verdict is "holds"/"contradicted" by the sign of the mean where the adjusted p < ``alpha``,
+    else "inconclusive"."""
+    ps = [p_value(d) for d in differences]
+    out = []
+    for d, p, adj in zip(differences, ps, holm_adjust(ps), strict=True):
+        mean = sum(_as_floats(d)) / len(_as_floats(d))
+        word = "inconclusive" if adj >= alpha else ("holds" if mean > 0 else "contradicted")
+        out.append((p, adj, word))
+    return out
 
 
 def summarise(values: Sequence[float] | torch.Tensor, scale: float = 100.0) -> str:

@@ -42,3 +42,25 @@ def test_findings_in_steps_where_lower_is_better() -> None:
     faster = Finding("speed", "ft", [6, 12, 6], "scratch", [60, 48, 54], "steps", 1.0, True)
     assert faster.verdict == "holds" and faster.difference.mean == 46.0
     assert "steps" in faster.row()[3] and "%" not in faster.row()[1]
+
+
+def test_the_table_corrects_the_family_with_holm() -> None:
+    # Differences [1, 2, 3, 4] pp: p = 0.0305 alone (holds). With a strong rule (smallest p, ×3)
+    # and a null one (p = 1, ×1) it is the middle p of 3, so 2 × 0.0305 = 0.061: inconclusive.
+    weak = Finding("weak", "a", [0.11, 0.22, 0.33, 0.44], "b", [0.10, 0.20, 0.30, 0.40])
+    strong = Finding("strong", "a", [0.40, 0.41, 0.39, 0.42], "b", [0.10, 0.10, 0.10, 0.10])
+    assert weak.differences == pytest.approx([0.01, 0.02, 0.03, 0.04])
+    assert weak.p_value == pytest.approx(0.030466, abs=1e-5) and weak.verdict == "holds"
+    null = Finding("null", "a", [0.2, 0.1, 0.2, 0.1], "b", [0.1, 0.2, 0.1, 0.2])
+    rows = verdict_table([weak, strong, null]).splitlines()
+    assert rows[0].endswith("| p | verdict | Holm (3 tests) |")
+    assert rows[2].endswith("| 0.030 | **holds** | **inconclusive** (p_adj 0.061) |")
+    assert "| **holds** | **holds** (p_adj 0.000) |" in rows[3]
+    assert rows[4].endswith("| 1.000 | **inconclusive** | **inconclusive** (p_adj 1.000) |")
+    alone = verdict_table([weak]).splitlines()[2]
+    assert alone.endswith("| **holds** | **holds** (p_adj 0.030) |")
+
+
+def test_lower_is_better_differences_point_the_rule_s_way() -> None:
+    faster = Finding("speed", "ft", [6, 12, 6], "scratch", [60, 48, 54], "steps", 1.0, True)
+    assert faster.differences == [54, 36, 48]
