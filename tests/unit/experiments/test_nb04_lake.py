@@ -59,3 +59,13 @@ def test_available_runs_are_loaded_and_scored() -> None:
     assert [r.error_percent for r in rows] == [0.0, 75.0]
     table = lake.benchmark_table(rows)
     assert "exact" in table and "75.0%" in table and "not run here" not in table
+
+
+def test_minimal_means_one_small_background_set() -> None:
+    """Lake et al.'s minimal condition is ONE five-alphabet set; the 8 default ones are both."""
+    from lecture_utils.experiments.nb04_black_box import lake
+
+    minimal = [bg for _, _, bg in lake.PUBLISHED if bg.startswith("minimal")]
+    assert minimal and all(bg == "minimal (one small set)" for bg in minimal)
+    table = lake.benchmark_table([lake.OwnRow("x", 20.0, "both small sets (8 alphabets)")])
+    assert "8 default alphabets" in table and "20.0%  both small sets" in table
