@@ -102,21 +102,29 @@ def check_label_permutation(student_fn: Callable) -> None:
     ok(name, "a fresh, uniform permutation of 0..N-1 per task, reproducible from the generator")
 
 
-# query_order [B=2, Q=2, N=3] and K = 2: the label of each row, written out by hand.
-_QUERY_ORDER = [[[2, 0, 1], [1, 2, 0]], [[0, 2, 1], [2, 1, 0]]]
+# query_order [B=3, Q=2, N=4] and K = 2: the label of each row, written out by hand.
+_QUERY_ORDER = [
+    [[2, 0, 3, 1], [1, 3, 0, 2]],
+    [[0, 2, 1, 3], [3, 1, 2, 0]],
+    [[3, 2, 1, 0], [1, 0, 3, 2]],
+]
+_ORDERED = [0, 1, 2, 3]
 _LAYOUT = [
-    [[0, 1, 2], [0, 1, 2], [2, 0, 1], [1, 2, 0]],
-    [[0, 1, 2], [0, 1, 2], [0, 2, 1], [2, 1, 0]],
+    [_ORDERED, _ORDERED, [2, 0, 3, 1], [1, 3, 0, 2]],
+    [_ORDERED, _ORDERED, [0, 2, 1, 3], [3, 1, 2, 0]],
+    [_ORDERED, _ORDERED, [3, 2, 1, 0], [1, 0, 3, 2]],
 ]
 _LAYOUT_WRONG = {
     "query rows first": [
-        [[2, 0, 1], [1, 2, 0], [0, 1, 2], [0, 1, 2]],
-        [[0, 2, 1], [2, 1, 0], [0, 1, 2], [0, 1, 2]],
+        [[2, 0, 3, 1], [1, 3, 0, 2], _ORDERED, _ORDERED],
+        [[0, 2, 1, 3], [3, 1, 2, 0], _ORDERED, _ORDERED],
+        [[3, 2, 1, 0], [1, 0, 3, 2], _ORDERED, _ORDERED],
     ],
-    "unshuffled queries": [[[0, 1, 2]] * 4] * 2,
-    "transposed": [
-        [[0, 1, 2], [0, 1, 2], [1, 2, 0], [2, 0, 1]],
-        [[0, 1, 2], [0, 1, 2], [0, 2, 1], [2, 1, 0]],
+    "unshuffled queries": [[_ORDERED] * 4] * 3,
+    "transposed": [  # each query row's inverse permutation
+        [_ORDERED, _ORDERED, [1, 3, 0, 2], [2, 0, 3, 1]],
+        [_ORDERED, _ORDERED, [0, 2, 1, 3], [3, 1, 2, 0]],
+        [_ORDERED, _ORDERED, [3, 2, 1, 0], [1, 0, 3, 2]],
     ],
 }
 _LAYOUT_WHY = {
@@ -133,7 +141,7 @@ def check_one_hot_layout(student_fn: Callable) -> None:
     """The homework layout on a hand-written case: K support rows in label order, then the Q
     query rows with their labels from ``query_order``, one-hot on the last dimension."""
     name = name_of(student_fn)
-    B, K, Q, N = 2, 2, 2, 3
+    B, K, Q, N = 3, 2, 2, 4
     got = call(student_fn, torch.tensor(_QUERY_ORDER), K, params=("query_order", "k_shot"))
     if isinstance(got, torch.Tensor) and tuple(got.shape) in {(B, K + Q, N), (B, K + Q, N, 1)}:
         raise AssertionError(
