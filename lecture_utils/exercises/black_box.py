@@ -17,6 +17,7 @@ from lecture_utils.exercises.common import (
     LN2,
     LN3,
     call,
+    guarded,
     name_of,
     ok,
     rounded,
@@ -44,6 +45,7 @@ _LABEL_FIRST = [
 ]
 
 
+@guarded
 def check_mann_inputs(student_fn: Callable) -> None:
     """Support rows (features, one-hot label), then query rows with an all-zero label part."""
     name = name_of(student_fn)
@@ -124,6 +126,7 @@ _QUERY_LOSS_WRONG = {
 }
 
 
+@guarded
 def check_query_loss(student_fn: Callable) -> None:
     """The mean cross-entropy over the query positions only, on logits with known losses."""
     name = name_of(student_fn)
@@ -188,6 +191,7 @@ def _square(pairs: torch.Tensor) -> torch.Tensor:
     return pairs**2
 
 
+@guarded
 def check_average_context(student_fn: Callable) -> None:
     """φ = mean over the support set of g([features, one-hot label]), order-invariant, on a
     case computed by hand (g squares every entry)."""

@@ -9,6 +9,7 @@ implemented yet"), so no bare traceback reaches the student.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -61,6 +62,27 @@ def call(fn: Callable, *args: Any, params: Sequence[str] = (), hint: str = "") -
             f"{name}({shown}) raised {type(error).__name__}: {error}. "
             + (hint or "Read the message above, fix the line it points to, and run it again.")
         ) from error
+
+
+def guarded(check: Callable[[Callable], None]) -> Callable[[Callable], None]:
+    """``check`` with a safety net: if the student's result is so unexpected that the check
+    itself fails on it (an unhashable answer, an ``lr`` of None), the student still gets an
+    ``AssertionError`` that says so, never a bare traceback from the check."""
+
+    @functools.wraps(check)
+    def checked(student_fn: Callable) -> None:
+        try:
+            check(student_fn)
+        except AssertionError:
+            raise
+        except Exception as error:
+            raise AssertionError(
+                f"{name_of(student_fn)}: its result could not be checked "
+                f"({type(error).__name__}: {error}); return what the exercise's docstring "
+                "describes (a tensor, a number or a list of dicts)."
+            ) from error
+
+    return checked
 
 
 def scalar(value: Any, name: str, what: str = "the loss") -> torch.Tensor:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from lecture_utils.exercises.common import call, name_of, ok, tensor_of
+from lecture_utils.exercises.common import call, guarded, name_of, ok, tensor_of
 
 # (B, N, K, Q) -> the number of images, counted by hand.
 _COUNTS = {(1, 5, 1, 1): 10, (32, 5, 1, 1): 320, (32, 20, 5, 5): 6400, (16, 20, 1, 15): 5120}
@@ -29,6 +29,7 @@ _COUNT_WRONG = {
 }
 
 
+@guarded
 def check_images_per_meta_batch(student_fn: Callable) -> None:
     """Q1: ``B·N·(K+Q)`` for several settings, with the usual mistakes named."""
     name = name_of(student_fn)
@@ -51,6 +52,7 @@ def _is_permutation(rows: torch.Tensor, n: int) -> torch.Tensor:
     return (rows.sort(dim=-1).values == torch.arange(n)).all(dim=-1)
 
 
+@guarded
 def check_label_permutation(student_fn: Callable) -> None:
     """Each task: a permutation of 0..N-1, fresh per task, uniform, drawn from ``generator``."""
     name = name_of(student_fn)
@@ -91,6 +93,12 @@ def check_label_permutation(student_fn: Callable) -> None:
         raise AssertionError(
             f"{name}: only {len({tuple(r) for r in many.tolist()})} different permutations in "
             "2000 tasks (there are 120): the permutation is not uniformly random."
+        )
+    repeats = (many[1:] == many[:-1]).all(dim=1).float().mean().item()
+    if repeats > 0.1:  # independent tasks repeat the previous permutation 1 time in 120
+        raise AssertionError(
+            f"{name}: {repeats:.0%} of the tasks repeat the previous task's permutation: the "
+            "tasks are not independent. Draw every task's permutation afresh (one row each)."
         )
     again = [call(student_fn, 6, 5, torch.Generator().manual_seed(7), params=params)
              for _ in range(2)]  # fmt: skip
@@ -137,6 +145,7 @@ _LAYOUT_WHY = {
 }
 
 
+@guarded
 def check_one_hot_layout(student_fn: Callable) -> None:
     """The homework layout on a hand-written case: K support rows in label order, then the Q
     query rows with their labels from ``query_order``, one-hot on the last dimension."""

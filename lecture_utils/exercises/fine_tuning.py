@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from lecture_utils.exercises.common import call, name_of, ok
+from lecture_utils.exercises.common import call, guarded, name_of, ok
 
 # (number of layers, top_lr, factor) -> the learning rates, first layer to last, by hand.
 _GROUP_CASES = {
@@ -40,6 +40,7 @@ def _rates_message(name: str, got: list[float], want: list[float], factor: float
     return f"{name}: learning rates {got}, expected {want} (first layer to last): {why}."
 
 
+@guarded
 def check_param_groups(student_fn: Callable) -> None:
     """Groups: one per layer, holding exactly its parameters, rates falling towards the input."""
     name = name_of(student_fn)
@@ -100,6 +101,7 @@ def _warmup_message(name: str, warmup: int, got: list[float], want: list[float])
     return f"{name}: {shown}, expected {want}: {why}."
 
 
+@guarded
 def check_warmup_factor(student_fn: Callable) -> None:
     """Linear warm-up ``(step + 1) / warmup``, then 1 (:func:`training.lr_factor`, constant),
     on warm-ups of 4, 1, 10 and 0 steps (0: no warm-up, the factor is 1 throughout)."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from lecture_utils.episodes import string_tasks as st
-from lecture_utils.exercises.common import call, ok, tensor_of
+from lecture_utils.exercises.common import call, guarded, ok, tensor_of
 
 # ---- the loss mask -------------------------------------------------------------------------
 
@@ -53,6 +53,7 @@ def _positions(tokens: torch.Tensor) -> dict[str, torch.Tensor]:
     return part
 
 
+@guarded
 def check_loss_mask(student_fn: Callable) -> None:
     """``loss_mask(tokens [L]) -> [L] bool``: only the query's output letters and closing ``;``."""
     name = getattr(student_fn, "__name__", "your function")
@@ -104,6 +105,7 @@ def check_loss_mask(student_fn: Callable) -> None:
 # ---- one greedy decoding step -------------------------------------------------------------------
 
 
+@guarded
 def check_greedy_step(student_fn: Callable) -> None:
     """``greedy_step(logits [B, L, V], lengths [B]) -> [B] long``: the next token of each row."""
     name = getattr(student_fn, "__name__", "your function")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from lecture_utils.exercises.common import LN2, call, name_of, ok, scalar
+from lecture_utils.exercises.common import LN2, call, guarded, name_of, ok, scalar
 
 # Task A: 2 rows over 3 classes, logits (ln 2, 0, 0): CE is ln 2 for label 0, 2 ln 2 for label 1,
 # so its mean CE is 1.5 ln 2 (sum 3 ln 2). Task B: 3 rows of zero logits over 4 classes: every
@@ -34,6 +34,7 @@ def _joint_inputs() -> tuple[torch.Tensor, ...]:
     return logits_a, torch.tensor([0, 1]), torch.zeros(3, 4), torch.tensor([0, 3, 1])
 
 
+@guarded
 def check_joint_loss(student_fn: Callable) -> None:
     """``joint_loss(logits_a, y_a, logits_b, y_b, weight)`` on logits whose cross-entropies are
     known: task A's mean is 1.5 ln 2, task B's 2 ln 2."""
@@ -68,6 +69,7 @@ def _probe(requires_grad: bool) -> nn.Module:
     return model.requires_grad_(requires_grad)
 
 
+@guarded
 def check_freeze_trunk(student_fn: Callable) -> None:
     """A linear probe: after the call the trunk is frozen and the head trains, whether the model
     was trainable or fully frozen before."""

@@ -13,7 +13,17 @@ from collections.abc import Callable
 
 import torch
 
-from lecture_utils.exercises.common import LN2, call, name_of, ok, rounded, same, scalar, tensor_of
+from lecture_utils.exercises.common import (
+    LN2,
+    call,
+    guarded,
+    name_of,
+    ok,
+    rounded,
+    same,
+    scalar,
+    tensor_of,
+)
 
 # Four points (y, mean, sigma), chosen by hand so each term is simple: (1, 1, 1) -> 0,
 # (3, 1, 2) -> ln 2 + 1/2, (0, 2, 1) -> 2, (-1, 0, 1) -> 1/2, each plus the constant
@@ -36,6 +46,7 @@ _NLL_WRONG = {
 }
 
 
+@guarded
 def check_gaussian_nll(student_fn: Callable) -> None:
     """``nll(y, mean, sigma)`` on four points whose NLL is worked out by hand."""
     name = name_of(student_fn)
@@ -82,6 +93,7 @@ _PAIR_WRONG = [
 ]
 
 
+@guarded
 def check_pair_context(student_fn: Callable) -> None:
     """φ reads (x, y) pairs in that order, applies e to each, averages (not sums) over D_train
     and ignores its order; checked on a case computed by hand (e(x, y) = [x, y, x·y])."""

@@ -76,3 +76,18 @@ def test_scalar_refuses_floats_and_vectors() -> None:
     with pytest.raises(AssertionError, match=r"shape \[3\]"):
         common.scalar(torch.zeros(3), "f")
     assert common.scalar(torch.tensor([2.0]), "f").item() == 2.0
+
+
+def test_a_result_the_check_cannot_read_still_gives_an_assertion() -> None:
+    def count_as_list(batch_size, n_way, k_shot, n_query):
+        return [batch_size * n_way * (k_shot + n_query)]
+
+    with pytest.raises(AssertionError, match="count_as_list: its result could not be checked"):
+        checks.check_images_per_meta_batch(count_as_list)
+
+    def groups_without_rates(layers, top_lr, factor):
+        return [{"params": list(layer.parameters()), "lr": None} for layer in layers]
+
+    with pytest.raises(AssertionError, match="could not be checked .*TypeError") as caught:
+        checks.check_param_groups(groups_without_rates)
+    assert isinstance(caught.value.__cause__, TypeError)

@@ -46,6 +46,11 @@ def shifted_labels(n_tasks, n_way, generator):  # uniform marginals, but only N 
     return (torch.arange(n_way) + shift) % n_way
 
 
+def labels_in_pairs(n_tasks, n_way, generator):  # two tasks share each draw
+    drawn = torch.rand((n_tasks + 1) // 2, n_way, generator=generator).argsort(dim=1)
+    return drawn.repeat_interleave(2, dim=0)[:n_tasks]
+
+
 def argsort_over_tasks(n_tasks, n_way, generator):
     return torch.rand(n_tasks, n_way, generator=generator).argsort(dim=0)
 
@@ -106,6 +111,7 @@ MISTAKES = [
     (episodes.check_label_permutation, repeated_labels, "not a permutation of 0..N-1 in task"),
     (episodes.check_label_permutation, biased_labels, "frequencies .* not uniformly random"),
     (episodes.check_label_permutation, shifted_labels, "only 5 different permutations"),
+    (episodes.check_label_permutation, labels_in_pairs, "repeat the previous task's permutation"),
     (episodes.check_label_permutation, argsort_over_tasks, "you shuffled along dim 0"),
     (episodes.check_one_hot_layout, unshuffled_queries, "they take their labels from query_order"),
     (episodes.check_one_hot_layout, query_first, "the query rows come first"),
