@@ -78,6 +78,12 @@ def loss_summed(logits, labels, n_support):
     return F.cross_entropy(query.reshape(-1, query.shape[-1]), flat, reduction="sum")
 
 
+def loss_summed_per_task(logits, labels, n_support):
+    query = logits[:, n_support:]
+    each = F.cross_entropy(query.transpose(1, 2), labels[:, n_support:], reduction="none")
+    return each.sum(dim=1).mean()
+
+
 def loss_sliced_over_tasks(logits, labels, n_support):
     query = logits[n_support:]
     return F.cross_entropy(query.reshape(-1, query.shape[-1]), labels[n_support:].reshape(-1))
@@ -137,6 +143,7 @@ MISTAKES = [
     (black_box.check_query_loss, loss_from_last_support, "you started at n_support - 1"),
     (black_box.check_query_loss, loss_skipping_a_query, "you started at n_support \\+ 1"),
     (black_box.check_query_loss, loss_summed, "sum over the query positions; take the mean"),
+    (black_box.check_query_loss, loss_summed_per_task, "sum over each task's queries"),
     (black_box.check_query_loss, loss_sliced_over_tasks, "the loss is nan: .* Positions are dim 1"),
     (
         black_box.check_query_loss,

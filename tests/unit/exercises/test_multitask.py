@@ -33,6 +33,10 @@ def joint_loss_weight_twice(logits_a, y_a, logits_b, y_b, weight):
     return weight * F.cross_entropy(logits_a, y_a) + weight * F.cross_entropy(logits_b, y_b)
 
 
+def joint_loss_average(logits_a, y_a, logits_b, y_b, weight):
+    return (F.cross_entropy(logits_a, y_a) + F.cross_entropy(logits_b, y_b)) / 2
+
+
 def joint_loss_item(logits_a, y_a, logits_b, y_b, weight):
     return joint_loss(logits_a, y_a, logits_b, y_b, weight).item()
 
@@ -78,6 +82,7 @@ MISTAKES = [
     (multitask.check_joint_loss, joint_loss_unweighted, "added the two losses without the weights"),
     (multitask.check_joint_loss, joint_loss_summed, "sums over the examples; use the mean"),
     (multitask.check_joint_loss, joint_loss_weight_twice, "both losses got `weight`"),
+    (multitask.check_joint_loss, joint_loss_average, "averaged the two losses, ignoring `weight`"),
     (multitask.check_joint_loss, joint_loss_item, r"returned float .*\(no \.item\(\)"),
     (multitask.check_joint_loss, joint_loss_detached, "detached from the logits"),
     (multitask.check_freeze_trunk, freeze_everything, "the head is frozen as well"),
