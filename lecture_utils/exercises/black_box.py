@@ -206,9 +206,10 @@ def check_average_context(student_fn: Callable) -> None:
             "label (torch.nn.functional.one_hot(support_y, n_way)), not the label index."
         )
     if isinstance(got, torch.Tensor) and tuple(got.shape) in {(S, C), (B, S)}:
+        axis = "the tasks (dim 0)" if tuple(got.shape) == (S, C) else "the features (dim -1)"
         raise AssertionError(
-            f"{name}: φ has shape {list(got.shape)}, expected [{B}, {C}]: average over the "
-            "support set, dim 1 of [B, S, F + n_way]."
+            f"{name}: φ has shape {list(got.shape)}, expected [{B}, {C}]: you averaged over "
+            f"{axis}; average over the support set, dim 1 of [B, S, F + n_way]."
         )
     tensor_of(got, name, (B, C), floating=True)
     if same(got, [[S * v for v in row] for row in _PHI]):

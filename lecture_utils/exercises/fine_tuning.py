@@ -65,7 +65,7 @@ def check_param_groups(student_fn: Callable) -> None:
             if {id(p) for p in group["params"]} != {id(p) for p in layer.parameters()}:
                 raise AssertionError(
                     f"{name}: group {i} must hold exactly layer {i}'s parameters "
-                    "(list(layers[i].parameters())), in the order of `layers`."
+                    f"(list(layers[{i}].parameters())), in the order of `layers`."
                 )
         got = [float(g["lr"]) for g in groups]
         if not all(math.isclose(g, w, rel_tol=1e-6) for g, w in zip(got, want, strict=True)):

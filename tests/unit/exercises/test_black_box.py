@@ -122,6 +122,10 @@ def context_over_tasks(g, sf, sy, n_way):
     return g(torch.cat([sf, F.one_hot(sy, n_way).float()], -1)).mean(0)
 
 
+def context_over_features(g, sf, sy, n_way):
+    return g(torch.cat([sf, F.one_hot(sy, n_way).float()], -1)).mean(-1)
+
+
 def stub(*args):
     raise NotImplementedError("your turn")
 
@@ -155,7 +159,12 @@ MISTAKES = [
     (black_box.check_average_context, g_after_the_mean, "averaged the pairs, then applied g"),
     (black_box.check_average_context, label_first_context, "the pairs are \\[one-hot label, feat"),
     (black_box.check_average_context, index_context, "not the label index"),
-    (black_box.check_average_context, context_over_tasks, "average over the support set, dim 1"),
+    (black_box.check_average_context, context_over_features, "averaged over the features"),
+    (
+        black_box.check_average_context,
+        context_over_tasks,
+        "you averaged over the tasks \\(dim 0\\)",
+    ),
 ]
 
 

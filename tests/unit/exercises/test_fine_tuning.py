@@ -95,7 +95,11 @@ MISTAKES = [
     (fine_tuning.check_param_groups, one_group, "1 group.* for 3 layers: make one group per"),
     (fine_tuning.check_param_groups, depth_off_by_one, "off by one: every rate is `factor` too sm"),
     (fine_tuning.check_param_groups, multiplied_rates, "grow towards the input"),
-    (fine_tuning.check_param_groups, shifted_params, "group 0 must hold exactly layer 0's"),
+    (
+        fine_tuning.check_param_groups,
+        shifted_params,
+        r"group 0 must hold exactly layer 0's parameters \(list\(layers\[0\]",
+    ),
     (fine_tuning.check_warmup_factor, warmup_from_zero, "step 0 gives 0, a wasted step"),
     (
         fine_tuning.check_warmup_factor,
