@@ -5,7 +5,7 @@
 
 In an instructor notebook an exercise is a code cell tagged ``exercise`` whose solution sits
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers); the cell after
-it, tagged ``exercise-check``, calls a check from ``lecture_utils.exercises.checks``. The student
+it, tagged ``exercise-check``, calls a check from ``lecture_utils.exercises``. The student
 version replaces each solution block by a stub that keeps the block's ``# HINT:`` lines and
 raises ``NotImplementedError``, and clears the outputs of the exercise and check cells; every
 other cell keeps its stored outputs. Notebooks without exercises are copied unchanged.

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from lecture_utils.episodes import string_tasks as st
-from lecture_utils.exercises.checks import _call, _ok, _tensor
+from lecture_utils.exercises.common import call, guarded, ok, tensor_of
 
 # ---- the loss mask -------------------------------------------------------------------------
 
@@ -53,12 +53,13 @@ def _positions(tokens: torch.Tensor) -> dict[str, torch.Tensor]:
     return part
 
 
+@guarded
 def check_loss_mask(student_fn: Callable) -> None:
     """``loss_mask(tokens [L]) -> [L] bool``: only the query's output letters and closing ``;``."""
     name = getattr(student_fn, "__name__", "your function")
     for tokens, want in _examples():
-        got = _call(student_fn, name, tokens.clone())
-        _tensor(got, name, tuple(tokens.shape))
+        got = call(student_fn, tokens.clone(), params=("tokens",))
+        tensor_of(got, name, tuple(tokens.shape))
         marked = got.bool() if got.dtype != torch.bool else got
         part = _positions(tokens)
         shown = st.show(tokens)
@@ -98,12 +99,13 @@ def check_loss_mask(student_fn: Callable) -> None:
                 f"{name}: the right positions, but the dtype is {got.dtype}: return a bool "
                 "tensor (e.g. build it with torch.zeros(..., dtype=torch.bool))."
             )
-    _ok(name, "the loss reads only the query output and its closing ';'")
+    ok(name, "the loss reads only the query output and its closing ';'")
 
 
 # ---- one greedy decoding step -------------------------------------------------------------------
 
 
+@guarded
 def check_greedy_step(student_fn: Callable) -> None:
     """``greedy_step(logits [B, L, V], lengths [B]) -> [B] long``: the next token of each row."""
     name = getattr(student_fn, "__name__", "your function")
@@ -124,8 +126,8 @@ def check_greedy_step(student_fn: Callable) -> None:
         "next": logits[rows, nxt].argmax(-1),
         "first": logits[:, 0].argmax(-1),
     }
-    got = _call(student_fn, name, logits.clone(), lengths.clone())
-    _tensor(got, name, (B,))
+    got = call(student_fn, logits.clone(), lengths.clone(), params=("logits", "lengths"))
+    tensor_of(got, name, (B,))
     if got.is_floating_point() or got.dtype == torch.bool:
         raise AssertionError(
             f"{name}: dtype is {got.dtype}: return token ids (torch.long), e.g. from argmax."
@@ -148,7 +150,7 @@ def check_greedy_step(student_fn: Callable) -> None:
             "vocabulary (the last dimension), not over positions."
         )
     if not torch.equal(got, want):
-        again = _call(student_fn, name, logits.clone(), lengths.clone())
+        again = call(student_fn, logits.clone(), lengths.clone(), params=("logits", "lengths"))
         if not torch.equal(got, again):
             raise AssertionError(
                 f"{name}: two calls on the same logits gave different tokens: greedy decoding "
@@ -158,4 +160,4 @@ def check_greedy_step(student_fn: Callable) -> None:
             f"{name}: got {got.tolist()}, expected {want.tolist()}: the argmax over the "
             "vocabulary of logits[b, lengths[b] - 1] for each row b."
         )
-    _ok(name, "the argmax of each row's logits at its last prompt token")
+    ok(name, "the argmax of each row's logits at its last prompt token")
