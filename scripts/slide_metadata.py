@@ -18,7 +18,8 @@ Rules (first match wins), deterministic and idempotent:
   output on the same slide (and starts a sub-slide itself if it would only continue one);
 * everything else -> ``-`` (continues the current slide);
 * then, so that slides fit the 1280x720 deck, a cell that would take its slide's estimated
-  height (:func:`cell_height`) past ``PAGE_HEIGHT`` starts a sub-slide of its own.
+  height (:func:`cell_height`) past ``PAGE_HEIGHT`` starts a sub-slide, together with the
+  markdown cell that introduces it (an exercise check never starts one).
 
 Heights are estimated in the deck's pixels from line counts and stored figure sizes, as
 ``scripts/slides.py`` lays them out (figures at most ``FIGURE_MAX_HEIGHT`` tall). A slide
@@ -196,15 +197,23 @@ def apply(nb: dict) -> dict:
     slides_only = [
         not k[1] and hidden_on_slides(cell) for cell, k in zip(cells, kinds, strict=True)
     ]
-    used = 0.0  # estimated height of the current slide so far
+    used = last = 0.0  # estimated height of the current slide so far, and of its last cell
     for i, cell in enumerate(cells):
         kind, hide = kinds[i]
         if kind == "skip":
             continue
         height = cell_height(cell, hide or slides_only[i])
-        if kind in ("-", "fragment") and used > 0 and used + height > PAGE_HEIGHT:
-            kinds[i], used = ("subslide", hide), 0.0
-        used = (0.0 if kinds[i][0] in ("slide", "subslide") else used) + height
+        # an exercise check (empty on the students' slides) never starts a sub-slide
+        full = used > 0 and used + height > PAGE_HEIGHT and CHECK not in _tags(cell)
+        if kind in ("-", "fragment") and full:
+            lead = cells[i - 1]["cell_type"] == "markdown" and kinds[i - 1][0] in ("-", "fragment")
+            if lead and used > last:  # the text that introduces the cell goes along with it
+                kinds[i - 1], used = ("subslide", kinds[i - 1][1]), last
+            else:
+                kinds[i], used = ("subslide", hide), 0.0
+        elif kind in ("slide", "subslide"):
+            used = 0.0
+        used, last = used + height, height
     for cell, (kind, hide), extra in zip(cells, kinds, slides_only, strict=True):
         meta = cell.setdefault("metadata", {})
         meta["slideshow"] = {"slide_type": kind}

@@ -15,6 +15,13 @@ turn" cell shows its stub (``scripts/make_student.py``), never the solution; ``-
 (``### BEGIN/END SOLUTION``, ``# NBVAL_CHECK_OUTPUT``) never reach a slide. Maths is typeset
 by the local MathJax 2 of the ``jupyter-server-mathjax`` package (a dependency; without it
 maths shows as TeX source).
+
+Every slide fits the 1280x720 deck without scrolling: the metadata splits long slides into
+sub-slides and hides code that is not the lesson; the deck's CSS caps figures
+(``object-fit: contain``) and keeps text outputs unbroken (``white-space: pre``); a small script
+(``FIT_SCRIPT``) shrinks a too-wide ``pre``'s font, then a too-tall slide's figures, then the
+slide itself, within the floors of ``slide_metadata.py``. ``tests/browser/test_slides.py``
+checks every slide of every deck in Chromium.
 """
 
 from __future__ import annotations

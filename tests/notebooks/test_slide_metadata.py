@@ -183,6 +183,11 @@ def test_slides_are_paginated_by_estimated_height() -> None:
     assert max(heights) <= sm.PAGE_HEIGHT
     shown = [sm.cell_height(c, "hide-input" in c["metadata"].get("tags", [])) for c in cells]
     assert sum(heights) == pytest.approx(sum(shown))
+    # the text introducing a cell moves with it; an exercise check (empty on the students'
+    # slides) stays where it is
+    cells = [md("# T"), code("x", stream(20)), md("Intro."), code("y", stream(8))]
+    cells += [code("f()", stream(2), tags=["exercise-check"])]
+    assert kinds(sm.apply({"metadata": {}, "cells": cells})) == ["slide", "-", "subslide", "-", "-"]
     # a cell taller than a page still gets one slide (the deck shrinks it), never an empty one
     nb = sm.apply({"metadata": {}, "cells": [md("# T\n\n" + "word " * 4000), code("x", stream(2))]})
     assert kinds(nb) == ["slide", "subslide"]
