@@ -102,7 +102,7 @@ FIT_STYLE = f"""<style>
 .reveal pre code {{ font-size: inherit; white-space: inherit; }}
 </style>"""
 # Last-resort fit of the slide on screen, after MathJax has typeset it: a too-wide ``pre`` gets a
-# smaller font, and if that is not enough wraps between words (never inside one); a slide still
+# smaller font, or if that would not be enough wraps between words (never inside one); a slide still
 # taller than the deck first shrinks its figures (object-fit keeps their aspect), then zooms its
 # content (CSS ``zoom``, so the layout itself shrinks), neither below the floors of
 # slide_metadata.py. ``data-fit-scale`` records the zoom.
@@ -118,6 +118,9 @@ FIT_SCRIPT = """<script>
     s.querySelectorAll('.jp-RenderedImage img').forEach(img => { img.style.maxHeight = ''; });
     s.querySelectorAll('pre').forEach(pre => {
       const size = parseFloat(getComputedStyle(pre).fontSize);
+      if (pre.clientWidth < MIN_TEXT * pre.scrollWidth) {  // too wide to shrink: wrap it
+        pre.style.whiteSpace = 'pre-wrap';
+      }
       for (let i = 0; i < 3 && pre.scrollWidth > pre.clientWidth + 1; i++) {
         const now = parseFloat(getComputedStyle(pre).fontSize);
         const next = Math.max(MIN_TEXT * size, now * pre.clientWidth / pre.scrollWidth - 0.1);
