@@ -15,6 +15,13 @@ turn" cell shows its stub (``scripts/make_student.py``), never the solution; ``-
 (``### BEGIN/END SOLUTION``, ``# NBVAL_CHECK_OUTPUT``) never reach a slide. Maths is typeset
 by the local MathJax 2 of the ``jupyter-server-mathjax`` package (a dependency; without it
 maths shows as TeX source).
+
+Every slide fits the 1280x720 deck without scrolling: the metadata splits long slides into
+sub-slides and hides code that is not the lesson; the deck's CSS caps figures
+(``object-fit: contain``) and keeps text outputs unbroken (``white-space: pre``); a small script
+(``FIT_SCRIPT``) shrinks a too-wide ``pre``'s font, then a too-tall slide's figures, then the
+slide itself, within the floors of ``slide_metadata.py``. ``tests/browser/test_slides.py``
+checks every slide of every deck in Chromium.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from jinja2 import DictLoader
 from make_student import student_version
 from nbconvert import SlidesExporter
 from nbconvert.preprocessors import Preprocessor
+from slide_metadata import FIGURE_MAX_HEIGHT, MIN_FIGURE_HEIGHT, MIN_TEXT_SCALE, SLIDE_SIZE
 from traitlets.config import Config
 
 from lecture_utils.core.store import atomic_write
@@ -72,15 +80,98 @@ Reveal.initialize({
   width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }},
   plugins: [RevealNotes]
 });
-Reveal.on('slidechanged', function (event) {
-  if (window.MathJax && MathJax.Hub) {
-    MathJax.Hub.Queue(['Typeset', MathJax.Hub, event.currentSlide]);
-  }
-});
 </script>
-<style>.reveal .slides section { overflow-y: auto; max-height: 100%; }</style>
+{{ resources.fit_script }}
 {% endblock footer_js %}
 """
+
+
+# How a slide is made to fit the 1280x720 deck (its pixels, before reveal's own scaling): the
+# limits are shared with slide_metadata.py, whose estimates assume them.
+FIT_STYLE = f"""<style>
+.reveal .slides section {{ overflow-y: auto; max-height: 100%; box-sizing: border-box; }}
+.reveal .jp-RenderedImage img {{
+  width: auto; height: auto; max-width: 100%; max-height: {FIGURE_MAX_HEIGHT}px;
+  object-fit: contain; margin: 4px 0;
+}}
+.reveal div.jp-OutputArea-output > pre, .reveal div.highlight > pre,
+.reveal .jp-RenderedMarkdown pre {{
+  width: 100%; box-sizing: border-box; white-space: pre; word-break: normal;
+  overflow-wrap: normal; overflow: hidden;
+}}
+.reveal pre code {{ font-size: inherit; white-space: inherit; }}
+</style>"""
+# Last-resort fit of the slide on screen, after MathJax has typeset it: a too-wide ``pre`` gets a
+# smaller font, or if that would not be enough wraps between words (never inside one); a slide still
+# taller than the deck first shrinks its figures (object-fit keeps their aspect), then zooms its
+# content (CSS ``zoom``, so the layout itself shrinks), neither below the floors of
+# slide_metadata.py. ``data-fit-scale`` records the zoom.
+FIT_SCRIPT = """<script>
+(function () {
+  const MIN_TEXT = @MIN_TEXT@, MIN_FIGURE = @MIN_FIGURE@;
+  function fit(s) {
+    if (!s || !s.isConnected) return;
+    const H = Reveal.getConfig().height;
+    const kids = Array.from(s.children);
+    kids.forEach(k => { k.style.zoom = ''; });
+    s.querySelectorAll('pre').forEach(pre => { pre.style.fontSize = pre.style.whiteSpace = ''; });
+    s.querySelectorAll('.jp-RenderedImage img').forEach(img => { img.style.maxHeight = ''; });
+    s.querySelectorAll('pre').forEach(pre => {
+      const size = parseFloat(getComputedStyle(pre).fontSize);
+      if (pre.clientWidth < MIN_TEXT * pre.scrollWidth) {  // too wide to shrink: wrap it
+        pre.style.whiteSpace = 'pre-wrap';
+      }
+      for (let i = 0; i < 3 && pre.scrollWidth > pre.clientWidth + 1; i++) {
+        const now = parseFloat(getComputedStyle(pre).fontSize);
+        const next = Math.max(MIN_TEXT * size, now * pre.clientWidth / pre.scrollWidth - 0.1);
+        pre.style.fontSize = next + 'px';
+      }
+      if (pre.scrollWidth > pre.clientWidth + 1) pre.style.whiteSpace = 'pre-wrap';
+    });
+    const imgs = Array.from(s.querySelectorAll('.jp-RenderedImage img'));
+    if (s.scrollHeight > H && imgs.length) {
+      const heights = imgs.map(img => img.getBoundingClientRect().height / Reveal.getScale());
+      const total = heights.reduce((a, b) => a + b, 0), excess = s.scrollHeight - H + 4;
+      const factor = Math.max(0, (total - excess) / total);
+      imgs.forEach((img, i) => {
+        img.style.maxHeight = Math.max(MIN_FIGURE, heights[i] * factor) + 'px';
+      });
+    }
+    const fits = z => { kids.forEach(k => { k.style.zoom = z; }); return s.scrollHeight <= H; };
+    let zoom = 1;
+    if (!fits(1)) {  // the largest zoom that fits (text reflows, so search), not below the floor
+      let lo = MIN_TEXT, hi = 1;
+      if (fits(lo)) {
+        for (let i = 0; i < 7; i++) {
+          const mid = (lo + hi) / 2;
+          if (fits(mid)) lo = mid; else hi = mid;
+        }
+      }
+      zoom = lo;
+      fits(zoom);
+    }
+    s.dataset.fitScale = zoom.toFixed(3);
+  }
+  function later(s) {
+    if (window.MathJax && MathJax.Hub) {
+      MathJax.Hub.Queue(['Typeset', MathJax.Hub, s], [fit, s]);
+    } else {
+      fit(s);
+    }
+  }
+  window.fitSlide = fit;
+  const current = () => later(Reveal.getCurrentSlide());
+  Reveal.on('slidechanged', event => later(event.currentSlide));
+  if (Reveal.isReady()) current(); else Reveal.on('ready', current);
+  document.querySelectorAll('.reveal .jp-RenderedImage img').forEach(img => {
+    img.addEventListener('load', () => {
+      if (img.closest('section') === Reveal.getCurrentSlide()) later(Reveal.getCurrentSlide());
+    });
+  });
+})();
+</script>"""
+FIT_SCRIPT = FIT_SCRIPT.replace("@MIN_TEXT@", str(MIN_TEXT_SCALE))
+FIT_SCRIPT = FIT_SCRIPT.replace("@MIN_FIGURE@", str(MIN_FIGURE_HEIGHT))
 
 
 class WidgetNote(Preprocessor):
@@ -111,8 +202,8 @@ def exporter(mathjax: bool) -> SlidesExporter:
     config.SlidesExporter.reveal_url_prefix = REVEAL
     config.SlidesExporter.reveal_theme = "white"
     config.SlidesExporter.reveal_transition = "none"
-    config.SlidesExporter.reveal_width = "1280"
-    config.SlidesExporter.reveal_height = "720"
+    config.SlidesExporter.reveal_width = str(SLIDE_SIZE[0])
+    config.SlidesExporter.reveal_height = str(SLIDE_SIZE[1])
     config.SlidesExporter.exclude_input_prompt = True
     config.SlidesExporter.exclude_output_prompt = True
     config.TagRemovePreprocessor.enabled = True
@@ -154,7 +245,7 @@ def build(path: Path, out: Path, solutions: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     copy_assets(out, mathjax)
     nb = deck_notebook(nbformat.read(path, as_version=4), solutions)
-    resources = {"metadata": {"name": path.stem}}
+    resources = {"metadata": {"name": path.stem}, "fit_script": FIT_STYLE + FIT_SCRIPT}
     if mathjax is not None:
         resources["local_mathjax"] = f"{MATHJAX}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
     html, _ = exporter(mathjax is not None).from_notebook_node(nb, resources=resources)

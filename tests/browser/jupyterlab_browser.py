@@ -514,3 +514,72 @@ def offline_page(page: Page) -> Iterator[list[str]]:
         yield blocked
     finally:
         page.unroute("**/*")
+
+
+# Measures every slide and sub-slide of the open reveal.js deck as the viewer sees it: the
+# slide's content box (scrollWidth/scrollHeight, in the deck's 1280x720 coordinates) against
+# the configured size, its on-screen box (after reveal's scaling) against the window, and any
+# element inside whose content is clipped or scrolls (a truncated ``pre``, a scrolled output).
+DECK_FIT_JS = """async () => {
+  const cfg = Reveal.getConfig(), out = [];
+  const settle = () => new Promise(done => {
+    if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(() => done()); } else { done(); }
+  });
+  const frame = () => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const stacks = Reveal.getHorizontalSlides();
+  for (let h = 0; h < stacks.length; h++) {
+    const subs = stacks[h].querySelectorAll(':scope > section');
+    const count = subs.length || 1;
+    for (let v = 0; v < count; v++) {
+      Reveal.slide(h, v);
+      await settle();
+      const s = Reveal.getCurrentSlide();
+      const images = Array.from(s.querySelectorAll('img'));
+      await Promise.all(images.map(img => img.decode().catch(() => 0)));
+      await frame();
+      await settle();
+      await frame();
+      const scale = Reveal.getScale(), r = s.getBoundingClientRect();
+      const clipped = [];
+      for (const el of s.querySelectorAll('*')) {
+        const st = getComputedStyle(el);
+        // MathJax's copy for screen readers is clipped to 1 px on purpose
+        if (el.clientWidth <= 2 || el.closest('.MJX_Assistive_MathML')) continue;
+        const wide = el.scrollWidth > el.clientWidth + 1 && st.overflowX !== 'visible';
+        const tall = el.scrollHeight > el.clientHeight + 1 && st.overflowY !== 'visible';
+        if (wide || tall) clipped.push(
+          `${el.tagName.toLowerCase()}.${el.className} ${el.scrollWidth}x${el.scrollHeight}` +
+          ` in ${el.clientWidth}x${el.clientHeight}`);
+      }
+      out.push({
+        h, v, width: s.scrollWidth, height: s.scrollHeight,
+        maxWidth: cfg.width, maxHeight: cfg.height,
+        right: r.left + s.scrollWidth * scale, bottom: r.top + s.scrollHeight * scale,
+        innerWidth: window.innerWidth, innerHeight: window.innerHeight,
+        clipped, fitScale: Number(s.dataset.fitScale || 1),
+        text: s.innerText.replace(/\\s+/g, ' ').trim().slice(0, 60),
+      });
+    }
+  }
+  return out;
+}"""
+
+
+def slide_fit(page: Page) -> list[dict]:
+    """Size of every slide of the reveal.js deck open in ``page`` (see ``DECK_FIT_JS``)."""
+    return page.evaluate(DECK_FIT_JS)
+
+
+def misfits(slides: list[dict]) -> list[str]:
+    """The slides of :func:`slide_fit` that do not fit the deck's size or the window."""
+    bad = []
+    for s in slides:
+        why = []
+        if s["height"] > s["maxHeight"] or s["bottom"] > s["innerHeight"] + 1:
+            why.append(f"{s['height']} px tall > {s['maxHeight']}")
+        if s["width"] > s["maxWidth"] or s["right"] > s["innerWidth"] + 1:
+            why.append(f"{s['width']} px wide > {s['maxWidth']}")
+        why += [f"clipped {c}" for c in s["clipped"][:2]]
+        if why:
+            bad.append(f"slide {s['h']}.{s['v']} ({s['text'][:40]!r}): {'; '.join(why)}")
+    return bad

@@ -1,4 +1,5 @@
-"""Slides in a real browser: RISE in JupyterLab, and a static deck opened with the network off.
+"""Slides in a real browser: RISE in JupyterLab, and static decks opened with the network off
+(every slide of every deck fits the projector's 1280x720 without scrolling).
 
 Uses the JupyterLab/Playwright harness and Debian's Chromium (skips locally without them,
 fails under ``CI=true``). The RISE test runs notebook 03, so it also needs ``$OMNIGLOT_DIR``.
@@ -12,6 +13,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
@@ -20,8 +22,10 @@ from jupyterlab_browser import (
     WIDGET_ERROR,
     RiseDeck,
     chromium_page,
+    misfits,
     notebook_run_in_lab,
     offline_page,
+    slide_fit,
     slide_positions,
     stage_notebook,
 )
@@ -31,6 +35,9 @@ sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import slide_metadata as sm  # noqa: E402
 
 import slides  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 EPISODES = NOTEBOOK_DIR / "03_episodes.ipynb"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -209,3 +216,61 @@ def test_decks_hide_solutions_unless_asked(tmp_path: Path) -> None:
     assert solution in teacher
     for deck in (student, teacher):
         assert "BEGIN SOLUTION" not in deck and "NBVAL_CHECK_OUTPUT" not in deck
+
+
+VIEWPORT = {"width": 1280, "height": 720}
+
+
+def deck_misfits(page: Page, deck: Path) -> list[str]:
+    """Open ``deck`` offline at 1280x720; every slide that does not fit, named with the deck."""
+    with offline_page(page) as blocked:
+        page.set_viewport_size(VIEWPORT)
+        page.goto(deck.as_uri())
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()")
+        slides_seen = slide_fit(page)
+        assert not blocked, f"{deck.name} tried to reach other hosts: {blocked}"
+    assert len(slides_seen) == page.evaluate("() => Reveal.getTotalSlides()")
+    return [f"{deck.name} {problem}" for problem in misfits(slides_seen)]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("solutions", [False, True], ids=["students", "instructor"])
+def test_every_slide_fits_1280x720(browser_ready: None, tmp_path: Path, solutions: bool) -> None:
+    """Walk every slide and sub-slide of every deck as the viewer sees it: none is taller or
+    wider than the slide or the window, and no text in it is clipped or scrolls."""
+    decks = [
+        slides.build(path, tmp_path, solutions=solutions)
+        for path in sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    ]
+    assert len(decks) >= 7
+    with chromium_page() as page:
+        problems = [problem for deck in decks for problem in deck_misfits(page, deck)]
+    assert not problems, "slides that do not fit 1280x720:\n" + "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_fit_check_catches_oversized_slides(browser_ready: None, tmp_path: Path) -> None:
+    """The check above can fail: a planted tall block and a planted unbreakable output line,
+    which no fitting can absorb, are reported with their deck, slide and first words."""
+    deck = slides.build(EPISODES, tmp_path)
+    text = deck.read_text()
+    first, last = "<section><section>", "</section></section>\n</div>"
+    assert text.count(first) > 2 and text.count(last) == 1
+    tall = '<div style="height: 3000px">PLANTED tall block</div>'
+    wide = (
+        '<div class="jp-RenderedText jp-OutputArea-output"><pre>PLANTED '
+        + "x" * 600
+        + "</pre></div>"
+    )
+    text = text.replace(first, first + tall, 1).replace(last, wide + last)
+    planted = tmp_path / "planted.slides.html"
+    planted.write_text(text)
+    with chromium_page() as page:
+        problems = deck_misfits(page, planted)
+        last_h = page.evaluate("() => Reveal.getHorizontalSlides().length - 1")
+        assert deck_misfits(page, deck) == []
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("planted.slides.html slide 0.0 ('PLANTED tall block")
+    assert "px tall > 720" in problems[0]
+    assert problems[1].startswith(f"planted.slides.html slide {last_h}.")
+    assert "clipped pre" in problems[1] or "px wide > 1280" in problems[1]
