@@ -321,3 +321,32 @@ def test_trunk_lr_sets_the_trunk_and_leaves_the_head_at_lr(monkeypatch) -> None:
     recipe = ft.Recipe(lr=0.01, trunk_lr=0.001, steps=2, batch_size=4)
     ft.fine_tune(tiny_model(), tiny_data(), recipe, device="cpu")
     assert seen == [[0.001, 0.001, 0.001, 0.001, 0.01]]
+
+
+def test_fair_protocol_groups_give_the_head_its_rate_and_the_trunk_its_own() -> None:
+    """Hand values: head 0.03 (its own rate); trunk 0.002 at block4, ÷2 per block down."""
+    model = tiny_model()
+    groups = ft.recipe_param_groups(model, ft.Recipe(lr=0.03, trunk_lr=0.002, factor=2.0))
+    assert [g["name"] for g in groups] == ["block1", "block2", "block3", "block4", "head"]
+    assert [g["lr"] for g in groups] == pytest.approx([0.00025, 0.0005, 0.001, 0.002, 0.03])
+    head_params = {id(p) for p in model.head.parameters()}
+    assert {id(p) for p in groups[-1]["params"]} == head_params
+    assert not any(id(p) in head_params for g in groups[:-1] for p in g["params"])
+    uniform = ft.recipe_param_groups(model, ft.Recipe(lr=0.01, trunk_lr=0.003))
+    assert [g["lr"] for g in uniform] == pytest.approx([0.003] * 4 + [0.01])
+    old = ft.recipe_param_groups(model, ft.Recipe(lr=0.01, factor=2.0))  # no trunk_lr
+    assert [g["lr"] for g in old] == pytest.approx([0.01 / 16, 0.01 / 8, 0.01 / 4, 0.01 / 2, 0.01])
+
+
+def test_patience_stops_early_and_restores_the_best_weights() -> None:
+    data = tiny_data(per_class=6)
+    recipe = ft.Recipe(lr=0.3, steps=40, batch_size=6, trainable=(4,))
+    res = ft.fine_tune(tiny_model(), data, recipe, evaluate=[data], curve_every=2, patience=2,
+                       device="cpu")  # fmt: skip
+    best = max(res.curve)
+    assert res.best_step == res.curve_steps[res.curve.index(best)]
+    assert res.scores[0] == pytest.approx(best)  # the restored model is the best one
+    if res.curve_steps[-1] < 40:  # it stopped: the last `patience` checks did not improve
+        assert all(v <= best for v in res.curve[-2:]) and res.curve[-3] <= best
+    with pytest.raises(ValueError, match="patience needs curve_every"):
+        ft.fine_tune(tiny_model(), data, recipe, evaluate=[data], patience=2, device="cpu")
