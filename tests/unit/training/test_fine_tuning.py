@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -350,3 +352,45 @@ def test_patience_stops_early_and_restores_the_best_weights() -> None:
         assert all(v <= best for v in res.curve[-2:]) and res.curve[-3] <= best
     with pytest.raises(ValueError, match="patience needs curve_every"):
         ft.fine_tune(tiny_model(), data, recipe, evaluate=[data], patience=2, device="cpu")
+
+
+def test_validation_target_holds_out_training_drawers_only() -> None:
+    target = small_target(0)
+    val = fr.validation_target(target, k=4)
+    assert len(val.train) + len(val.test) == len(target.train) and val.fresh is None
+    assert len(val.test) == 3  # one drawer of each of the 3 classes
+    rows = lambda d: {tuple(r.tolist()) for r in d.x.flatten(1)}  # noqa: E731
+    assert rows(val.test) <= rows(target.train) and not rows(val.test) & rows(val.train)
+    assert not rows(val.test) & rows(target.test)  # the test drawers stay unseen
+
+
+def test_picks_on_validation_and_memoises_shared_arms() -> None:
+    fr.clear_memo()
+    state = tiny_model(classes=4).state_dict()
+    targets = {s: small_target(s) for s in (0, 1)}
+    recipes = {h: fr.fair_recipe(h, 1e-3, steps=3, batch_size=4) for h in (1e-4, 0.1)}
+    assert recipes[0.1].lr == recipes[0.1].lp_lr == 0.1 and recipes[0.1].trunk_lr == 1e-3
+    pick, scores = fr.pick_on_validation(state, targets, recipes, [0, 1], "x", "cpu", False)
+    assert pick == fr.best(scores)
+    val = fr.validation_target(targets[0])
+    assert scores[0.1][0] == ftr.run_recipe(state, val, recipes[0.1], 0, "cpu").scores[0]
+    n = len(fr._MEMO)
+    fr.run_arms({"a": fr.arm(state, targets, recipes[0.1], "cpu")}, [0, 1], "x", False)
+    fr.run_arms({"b": fr.arm(state, targets, recipes[0.1], "cpu")}, [0, 1], "x", False)
+    assert len(fr._MEMO) == n + 2  # the second arm reused the first one's runs
+
+
+def test_surgical_chooses_rates_on_validation_and_stops_early() -> None:
+    state = tiny_model(classes=4).state_dict()
+    base = {s: small_target(s) for s in (0, 1)}
+    targets = {s: replace(t, head_rows=[0, 1, 2]) for s, t in base.items()}
+    res = fr.surgical(state, targets, {"block1": (0,), "head": (4,)}, [1e-3, 0.1], [0, 1], "x",
+                      max_steps=12, every=3, patience=1, batch_size=4, device="cpu",
+                      progress=False)  # fmt: skip
+    assert set(res.test) == {"block1", "head"} and all(len(v) == 2 for v in res.test.values())
+    for name, per_seed in res.curves.items():
+        for (steps, curve), stop in zip(per_seed, res.stopped[name], strict=True):
+            assert steps[0] == 0 and steps[-1] <= 12 and stop in steps
+            assert curve[steps.index(stop)] == max(curve)
+    fig = fr.plot_surgical_curves(res, ["block1"], "t", 12)
+    assert "validation" in fig.axes[0].get_ylabel()
