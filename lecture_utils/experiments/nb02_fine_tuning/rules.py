@@ -289,15 +289,18 @@ def plot_surgical_curves(result: Surgical, names: Sequence[str], title: str, max
 # --------------------------------------------------------------------------------------------
 
 
-def sweep_table(sweeps: dict[str, dict[float, list[float]]]) -> str:
-    """Learning rate x arm, test accuracy (%, mean ± t 95% half-width over seeds)."""
+def sweep_table(sweeps: dict[str, dict[float, list[float]]], what: str = "test accuracy") -> str:
+    """Learning rate x arm, ``what`` (%, mean ± t 95% half-width over seeds)."""
     lrs = sorted({lr for sweep in sweeps.values() for lr in sweep})
     rows = [[f"{lr:g}", *(interval_cell(s.get(lr, [])) for s in sweeps.values())] for lr in lrs]
-    return f"(test accuracy %, {INTERVAL_OVER_SEEDS})\n" + text_table(["lr", *sweeps], rows)
+    return f"({what} %, {INTERVAL_OVER_SEEDS})\n" + text_table(["lr", *sweeps], rows)
 
 
-def plot_sweep(sweeps: dict[str, dict[float, list[float]]], title: str, mark: float | None = None):
-    """Accuracy against learning rate (log axis), one line per arm, t 95% error bars."""
+def plot_sweep(
+    sweeps: dict[str, dict[float, list[float]]], title: str, mark: float | None = None,
+    what: str = "test accuracy", xlabel: str = "fine-tuning learning rate (head; Adam)",
+):  # fmt: skip
+    """``what`` against learning rate (log axis), one line per arm, t 95% error bars."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -305,8 +308,7 @@ def plot_sweep(sweeps: dict[str, dict[float, list[float]]], title: str, mark: fl
     if mark is not None:
         ax.axvline(mark, color="gray", ls="--", label=f"pretraining lr {mark:g}")
     n = len(next(iter(next(iter(sweeps.values())).values())))
-    ax.set(xscale="log", ylim=(0, 100), ylabel="test accuracy (%)",
-           xlabel="fine-tuning learning rate (head; Adam)")  # fmt: skip
+    ax.set(xscale="log", ylim=(0, 100), ylabel=f"{what} (%)", xlabel=xlabel)
     ax.set_title(f"{title}\n(mean, t 95% interval over {n} seeds)", fontsize=10)
     ax.legend(fontsize=8)
     return fig

@@ -262,6 +262,9 @@ def test_sweep_table_and_figures_say_which_interval() -> None:
     assert "t 95%" in table and "55.0 ± 63.5" in table and "n/a" in table
     fig = fr.plot_sweep(sweeps, "title", mark=3e-3)
     assert "t 95%" in fig.axes[0].get_title()
+    assert fr.sweep_table(sweeps, "validation accuracy").startswith("(validation accuracy %")
+    fig = fr.plot_sweep(sweeps, "t", what="validation accuracy", xlabel="trunk rate")
+    assert fig.axes[0].get_ylabel() == "validation accuracy (%)"
     selection = {h: {"reported": [0.5, 0.6], "fresh": [0.4, 0.5]} for h in fs.PROCEDURES}
     assert "t 95%" in fs.plot_selection(selection).axes[0].get_title()
     table = fs.selection_table(selection)
