@@ -139,8 +139,9 @@ _MEMO: dict[tuple, tuple] = {}
 
 
 def clear_memo() -> None:
-    """Forget the memoised runs of :func:`scores_of`."""
+    """Forget the memoised runs of :func:`scores_of` (and the validation targets)."""
     _MEMO.clear()
+    _VALIDATION.clear()
 
 
 def scores_of(
@@ -185,13 +186,24 @@ def validation_target(target: Target, k: int | None = None) -> Target:
     )  # fmt: skip
 
 
+_VALIDATION: dict[int, tuple[Target, Target]] = {}
+
+
+def _validation_of(target: Target) -> Target:
+    """:func:`validation_target` of ``target``, one object per target (for the memo)."""
+    if id(target) not in _VALIDATION:  # the value keeps target alive, so its id stays unique
+        _VALIDATION[id(target)] = (target, validation_target(target))
+    return _VALIDATION[id(target)][1]
+
+
 def pick_on_validation(
     state: dict[str, torch.Tensor], targets: dict[int, Target], recipes: dict, seeds: Sequence[int],
     desc: str, device: torch.device | str | None = None, progress: bool = True,
 ) -> tuple[object, dict[object, list[float]]]:  # fmt: skip
     """Every recipe on each seed's :func:`validation_target`; returns ``(key with the best mean
-    validation accuracy, {key: validation scores})``. No test drawer is used."""
-    val = {s: validation_target(targets[s]) for s in seeds}
+    validation accuracy, {key: validation scores})``. No test drawer is used. The validation
+    targets are built once per target, so runs shared by two calls are memoised."""
+    val = {s: _validation_of(targets[s]) for s in seeds}
     scores = run_arms({k: arm(state, val, r, device) for k, r in recipes.items()}, seeds, desc,
                       progress)  # fmt: skip
     return best(scores), scores

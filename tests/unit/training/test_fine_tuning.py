@@ -378,6 +378,8 @@ def test_picks_on_validation_and_memoises_shared_arms() -> None:
     val = fr.validation_target(targets[0])
     assert scores[0.1][0] == ftr.run_recipe(state, val, recipes[0.1], 0, "cpu").scores[0]
     n = len(fr._MEMO)
+    again = fr.pick_on_validation(state, targets, {0.1: recipes[0.1]}, [0, 1], "x", "cpu", False)
+    assert again[1][0.1] == scores[0.1] and len(fr._MEMO) == n  # shared runs, not retrained
     fr.run_arms({"a": fr.arm(state, targets, recipes[0.1], "cpu")}, [0, 1], "x", False)
     fr.run_arms({"b": fr.arm(state, targets, recipes[0.1], "cpu")}, [0, 1], "x", False)
     assert len(fr._MEMO) == n + 2  # the second arm reused the first one's runs
