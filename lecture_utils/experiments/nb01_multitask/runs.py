@@ -432,8 +432,8 @@ def findings_markdown(runs: Runs, weight: float = 0.5) -> str:
             continue
         lines.append(
             f"* **{METHOD_LABELS[arm]} vs {METHOD_LABELS[baseline]}** ({pct(arm, last)} vs "
-            f"{pct(baseline, last)} at {last:g} shots): {gap(arm, baseline, first)} at "
-            f"{first:g} shot(s), {gap(arm, baseline, last)} at {last:g}."
+            f"{pct(baseline, last)} at {last:g} shots). At {first:g} shot(s): "
+            f"{gap(arm, baseline, first)}. At {last:g} shots: {gap(arm, baseline, last)}."
         )
     return "\n".join(lines)
 
