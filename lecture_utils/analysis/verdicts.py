@@ -86,7 +86,11 @@ class Finding:
 
     def __str__(self) -> str:
         arm, alternative, diff, verdict = self.row()[1:]
-        return f"{arm} vs {alternative}; difference {diff} (paired t 95%) -> {verdict}"
+        p = self.p_value
+        return (
+            f"{arm} vs {alternative}; difference {diff} (paired t 95%, p = {p:.3f}) -> {verdict} "
+            "(before Holm's correction: see the verdict table)"
+        )
 
 
 def verdict_table(findings: Sequence[Finding], condition: str = "") -> str:
