@@ -399,3 +399,22 @@ def test_surgical_chooses_rates_on_validation_and_stops_early() -> None:
             assert curve[steps.index(stop)] == max(curve)
     fig = fr.plot_surgical_curves(res, ["block1"], "t", 12)
     assert "validation" in fig.axes[0].get_ylabel()
+
+
+def test_lp_ft_and_full_fine_tuning_give_the_head_the_same_rate(monkeypatch) -> None:
+    """Rule 2c under the fair protocol: the probe phase and the full phase both train the new
+    head at its own rate; the trunk gets the trunk's rate (hand values)."""
+    seen = []
+    real = trainer.train
+
+    def spy(*args, **kwargs):
+        seen.append([g["lr"] for g in kwargs["param_groups"]])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ft.trainer, "train", spy)
+    lp_ft = fr.fair_recipe(0.03, 0.001, steps=4, lp_steps=2, batch_size=4)
+    ft.fine_tune(tiny_model(), tiny_data(), lp_ft, device="cpu")
+    ft.fine_tune(
+        tiny_model(), tiny_data(), fr.fair_recipe(0.03, 0.001, 4, batch_size=4), device="cpu"
+    )
+    assert seen == [[0.03], [0.001] * 4 + [0.03], [0.001] * 4 + [0.03]]
