@@ -89,7 +89,7 @@ class Finding:
         p = self.p_value
         return (
             f"{arm} vs {alternative}; difference {diff} (paired t 95%, p = {p:.3f}) -> {verdict} "
-            "(before Holm's correction: see the verdict table)"
+            "(raw; Holm's in the verdict table)"
         )
 
 

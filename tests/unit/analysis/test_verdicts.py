@@ -35,7 +35,7 @@ def test_findings_print_verdicts_from_paired_intervals() -> None:
     assert (worse.verdict, noisy.verdict) == ("contradicted", "inconclusive")
     table = verdict_table([better, worse, noisy])
     assert "**holds**" in table and "**contradicted**" in table and "t 95%" in table
-    assert "+10.0 ± " in str(better) and "p = " in str(better) and "before Holm" in str(better)
+    assert "+10.0 ± " in str(better) and "p = " in str(better) and "(raw; Holm" in str(better)
 
 
 def test_findings_in_steps_where_lower_is_better() -> None:
