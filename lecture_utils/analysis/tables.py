@@ -250,19 +250,3 @@ class Runs:
             ax.set_xticks(self.xs, [f"{x:g}" for x in self.xs])
             ax.minorticks_off()
         return ax
-
-    def best_minus_baseline(
-        self, candidates: Sequence[str], baseline: str, score: str, labels: dict[str, str]
-    ) -> tuple[list[str], dict[float, float]]:
-        """Per ``x``: the best candidate (by mean) minus ``baseline``, paired over seeds.
-
-        Returns the printed lines and the mean gain (in points) per ``x``.
-        """
-        lines, gains = [], {}
-        for x in self.xs:
-            best = max(candidates, key=lambda arm: self.mean(arm, x, score))
-            a, b = self.values(best, x, score), self.values(baseline, x, score)
-            gains[x] = 100 * (self.mean(best, x, score) - self.mean(baseline, x, score))
-            gap = paired_text(a, b) if len(a) > 1 else f"{gains[x]:+.1f} points (one seed)"
-            lines.append(f"{x:g}: {labels[best]} minus {labels[baseline]}: {gap}")
-        return lines, gains

@@ -86,20 +86,42 @@ class Finding:
 
     def __str__(self) -> str:
         arm, alternative, diff, verdict = self.row()[1:]
-        return f"{arm} vs {alternative}; difference {diff} (paired t 95%) -> {verdict}"
+        p = self.p_value
+        return (
+            f"{arm} vs {alternative}; difference {diff} (paired t 95%, p = {p:.3f}) -> {verdict} "
+            "(raw; Holm's in the verdict table)"
+        )
 
 
-def verdict_table(findings: Sequence[Finding]) -> str:
+def verdict_table(findings: Sequence[Finding], condition: str = "") -> str:
     """A Markdown table: rule | rule's arm | alternative | paired difference | p | verdict | verdict
-    after Holm's correction over the whole table (one family: every row is a test)."""
+    after Holm's correction over the whole table (one family: every row is a test).
+    ``condition`` (e.g. "conditional on one pretrained network") goes into the header."""
     n = len(findings[0].scores) if findings else 0
     family = stats.family_verdicts([f.differences for f in findings])
+    rule = f"rule ({condition})" if condition else "rule"
     lines = [
-        f"| rule | rule's arm ({INTERVAL_OVER_SEEDS}, n={n}) | alternative | "
+        f"| {rule} | rule's arm ({INTERVAL_OVER_SEEDS}, n={n}) | alternative | "
         f"difference (paired t 95%) | p | verdict | Holm ({len(findings)} tests) |",
         "|---|---|---|---|---|---|---|",
     ]
     for f, (p, adjusted, holm) in zip(findings, family, strict=True):
         cells = [*f.row()[:4], f"{p:.3f}", f"**{f.verdict}**", f"**{holm}** (p_adj {adjusted:.3f})"]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict_summary(findings: Sequence[Finding]) -> str:
+    """Markdown, one bullet per finding, written from its numbers: the raw verdict, the
+    paired difference with its t 95% half-width, p, and the verdict after Holm's correction
+    over ``findings`` (so prose quoting a result always matches the run)."""
+    family = stats.family_verdicts([f.differences for f in findings])
+    lines = []
+    for f, (p, _adjusted, holm) in zip(findings, family, strict=True):
+        diff = f.row()[3]
+        after = "the same after Holm" if holm == f.verdict else f"**{holm}** after Holm"
+        lines.append(
+            f"* **{f.rule}: {f.verdict}** ({f.arm} vs {f.alternative}: {diff}, p = {p:.3f}; "
+            f"{after})."
+        )
     return "\n".join(lines)

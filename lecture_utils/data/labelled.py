@@ -68,6 +68,14 @@ def drawer_split(
 
 def few_shot(pool: LabelledImages, shots: int, seed: int = 0) -> LabelledImages:
     """``shots`` images per class drawn at random (with ``seed``) from a class-sorted pool."""
+    return few_shot_split(pool, shots, seed)[0]
+
+
+def few_shot_split(
+    pool: LabelledImages, shots: int, seed: int = 0
+) -> tuple[LabelledImages, LabelledImages | None]:
+    """``(drawn, rest)``: :func:`few_shot`'s draw and the pool images it left out (``None``
+    when it drew them all), e.g. validation data for a choice that must not see the test set."""
     per_class = len(pool) // pool.num_classes
     if not 1 <= shots <= per_class:
         raise ValueError(
@@ -75,9 +83,14 @@ def few_shot(pool: LabelledImages, shots: int, seed: int = 0) -> LabelledImages:
             "enlarge the pool for more."
         )
     gen = torch.Generator().manual_seed(seed)
-    pick = torch.rand(pool.num_classes, per_class, generator=gen).argsort(dim=1)[:, :shots]
-    idx = (torch.arange(pool.num_classes)[:, None] * per_class + pick).flatten()
-    return LabelledImages(pool.x[idx], pool.y[idx], pool.num_classes)
+    order = torch.rand(pool.num_classes, per_class, generator=gen).argsort(dim=1)
+    base = torch.arange(pool.num_classes)[:, None] * per_class
+    idx = (base + order[:, :shots]).flatten()
+    drawn = LabelledImages(pool.x[idx], pool.y[idx], pool.num_classes)
+    if shots == per_class:
+        return drawn, None
+    rest = (base + order[:, shots:]).flatten()
+    return drawn, LabelledImages(pool.x[rest], pool.y[rest], pool.num_classes)
 
 
 @torch.no_grad()

@@ -157,6 +157,18 @@ def discriminative_param_groups(
     ]
 
 
+def recipe_param_groups(model: convnet.Classifier, recipe: Recipe) -> list[dict]:
+    """One group per layer: the head at ``recipe.lr``; with ``recipe.trunk_lr`` the top block
+    at ``trunk_lr`` and each block below ``recipe.factor`` times lower, otherwise
+    :func:`discriminative_param_groups` from the head's rate down."""
+    groups = discriminative_param_groups(model, recipe.lr, recipe.factor)
+    if recipe.trunk_lr is not None:
+        rates = layer_learning_rates(recipe.trunk_lr, len(groups) - 1, recipe.factor)
+        for group, lr in zip(groups[:-1], rates, strict=True):
+            group["lr"] = lr
+    return groups
+
+
 # --------------------------------------------------------------------------------------------
 # Data: shifts, subsets and folds
 # --------------------------------------------------------------------------------------------
@@ -238,8 +250,12 @@ class Recipe:
     trained throughout; ``schedule``: ``None``, ``"top_down"`` or ``"bottom_up"`` gradual
     unfreezing (head first, one more block every ``unfreeze_every`` steps); ``lp_steps``: LP-FT
     (head alone at ``lp_lr`` first, then every layer); ``factor``: per-layer lr divisor from the
-    head's ``lr`` down, or ``trunk_lr``: one rate for every block (the head keeps ``lr``);
-    ``warmup``: steps of linear warm-up from ``lr/warmup`` (:func:`trainer.lr_factor`)."""
+    head's ``lr`` down; or ``trunk_lr``: the new head keeps its own ``lr`` and the top block gets
+    ``trunk_lr``, each block below ``factor`` times less (``factor=1``: one trunk rate);
+    ``warmup``: steps of linear warm-up from ``lr/warmup`` (:func:`trainer.lr_factor`).
+
+    The fair protocol of notebook 02: ``lr`` is the head's rate (chosen once on validation
+    data), ``trunk_lr`` the trunk's, so a rule about the trunk changes ``trunk_lr`` only."""
 
     lr: float = 3e-3
     steps: int = 60
@@ -279,12 +295,14 @@ class Recipe:
 @dataclass
 class FineTuneResult:
     """Accuracy on each evaluation set; on the first one (``curve``) and ``monitor()``
-    (``monitor_curve``) at ``curve_steps`` (0 = before fine-tuning)."""
+    (``monitor_curve``) at ``curve_steps`` (0 = before fine-tuning); with early stopping,
+    ``best_step`` is the step whose weights were kept."""
 
     scores: list[float]
     curve: list[float] = field(default_factory=list)
     curve_steps: list[int] = field(default_factory=list)
     monitor_curve: list[float] = field(default_factory=list)
+    best_step: int | None = None  # early stopping (``patience``): the step whose weights are kept
 
 
 class _Tail(nn.Module):
@@ -321,6 +339,7 @@ def fine_tune(
     evaluate: Sequence[LabelledImages] = (),
     curve_every: int | None = None,
     monitor: Callable[[], float] | None = None,
+    patience: int | None = None,
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: str | bool = False,
@@ -332,11 +351,20 @@ def fine_tune(
     schedule), the prefix's features are computed once and only the tail trains (same result,
     faster). ``curve_every`` records accuracy on ``evaluate[0]`` (and ``monitor()``, e.g. an
     old task through its old head) every that many steps.
+
+    ``patience`` (needs ``curve_every``; ``evaluate[0]`` is then a *validation* set) stops early:
+    training ends once ``patience`` evaluations in a row did not beat the best validation
+    accuracy, the weights of the best evaluation are restored (``best_step``), and the scores
+    are those of that model; ``recipe.steps`` is then the maximum budget.
     """
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a fine_tuning.Recipe, got a {type(recipe).__name__}.")
     if curve_every is not None:
         curve_every = checks.whole_number("curve_every", curve_every, 1, fix="or pass None")
+    if patience is not None:
+        patience = checks.whole_number("patience", patience, 1, fix="or pass None")
+        if curve_every is None:
+            raise ValueError("patience needs curve_every (how often to check the validation set).")
     checks.image_tensor("train.x", train.x, 2)
     chosen = check_layers(model, recipe.trainable, "recipe.trainable")
     device = runtime.resolve_device(device)
@@ -353,40 +381,64 @@ def fine_tune(
     if curve_every is not None and not evals:
         raise ValueError("curve_every needs at least one evaluation set.")
     result = FineTuneResult([])
+    best: dict = {"value": -1.0, "state": None, "since": 0}
+    clock = {"offset": 0, "length": 0, "done": 0}  # the phase, and evaluations in it
 
     def evaluate_now(m: nn.Module) -> float:
         if monitor is not None:
             result.monitor_curve.append(float(monitor()))
-        return accuracy(m, evals[0])
+        value = accuracy(m, evals[0])
+        if result.curve_steps:  # step of this evaluation (the trainer also checks at the end)
+            clock["done"] += 1
+            step = clock["offset"] + min(clock["done"] * curve_every, clock["length"])
+        else:
+            step = 0
+        result.curve.append(value)
+        result.curve_steps.append(step)
+        if patience is not None:
+            if value > best["value"]:
+                best.update(value=value, since=0, step=step)
+                best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                best["since"] += 1
+                if best["since"] >= patience:
+                    raise _Plateau
+        return value
 
     common = {
         "batch_size": recipe.batch_size, "seed": seed, "device": device, "progress": progress,
         "eval_every": curve_every, "evaluate": evaluate_now if curve_every else None,
     }  # fmt: skip
-    if curve_every:
-        result.curve, result.curve_steps = [evaluate_now(run)], [0]
-    offset = 0
-    if recipe.lp_steps:
-        set_trainable(model, [len(model.layers()) - 1])
-        head = [{"params": list(model.head.parameters()), "lr": recipe.lp_lr}]
-        log = trainer.train(run, data, steps=recipe.lp_steps, param_groups=head, **common)
-        result.curve += log.eval_values
-        result.curve_steps += log.eval_steps
-        set_trainable(model, "all")
-        offset = recipe.lp_steps
-    on_step = None
-    if recipe.schedule is not None:
-        on_step = gradual_unfreezing(model, recipe.schedule, recipe.unfreeze_every, recipe.steps)
-    groups = discriminative_param_groups(model, recipe.lr, recipe.factor)
-    if recipe.trunk_lr is not None:
-        for group in groups[:-1]:
-            group["lr"] = recipe.trunk_lr
-    groups = groups[first:]
-    log = trainer.train(
-        run, data, steps=recipe.steps - offset, param_groups=groups, on_step=on_step,
-        warmup=recipe.warmup, **common,
-    )  # fmt: skip
-    result.curve += log.eval_values
-    result.curve_steps += [offset + s for s in log.eval_steps]
+    try:
+        if curve_every:
+            evaluate_now(run)
+        offset = 0
+        if recipe.lp_steps:
+            set_trainable(model, [len(model.layers()) - 1])
+            head = [{"params": list(model.head.parameters()), "lr": recipe.lp_lr}]
+            clock.update(offset=0, length=recipe.lp_steps, done=0)
+            trainer.train(run, data, steps=recipe.lp_steps, param_groups=head, **common)
+            set_trainable(model, "all")
+            offset = recipe.lp_steps
+        on_step = None
+        if recipe.schedule is not None:
+            on_step = gradual_unfreezing(
+                model, recipe.schedule, recipe.unfreeze_every, recipe.steps
+            )
+        groups = recipe_param_groups(model, recipe)[first:]
+        clock.update(offset=offset, length=recipe.steps - offset, done=0)
+        trainer.train(
+            run, data, steps=recipe.steps - offset, param_groups=groups, on_step=on_step,
+            warmup=recipe.warmup, **common,
+        )  # fmt: skip
+    except _Plateau:
+        pass
+    if patience is not None and best["state"] is not None:
+        model.load_state_dict(best["state"])
+        result.best_step = best["step"]
     result.scores = [accuracy(run, d) for d in evals]
     return result
+
+
+class _Plateau(Exception):
+    """Raised inside the training loop when the validation accuracy stopped rising."""

@@ -10,7 +10,7 @@ and the drawer splits, so arms are compared by paired differences over seeds
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -135,13 +135,78 @@ def pretrained_sources(
     return states, how
 
 
+_MEMO: dict[tuple, tuple] = {}
+
+
+def clear_memo() -> None:
+    """Forget the memoised runs of :func:`scores_of` (and the validation targets)."""
+    _MEMO.clear()
+    _VALIDATION.clear()
+
+
+def scores_of(
+    state: dict[str, torch.Tensor], target: Target, recipe: Recipe, seed: int,
+    device: torch.device | str | None = None,
+) -> list[float]:  # fmt: skip
+    """``run_recipe(...).scores``, memoised: the same (state, target, recipe, seed) run is
+    trained once, so an arm shared by several rules (the fair full fine-tuning) costs once."""
+    key = (id(state), id(target), recipe, seed, str(device))
+    if key not in _MEMO:  # the value keeps state and target alive, so their ids stay unique
+        scores = run_recipe(state, target, recipe, seed=seed, device=device).scores
+        _MEMO[key] = (state, target, scores)
+    return _MEMO[key][2]
+
+
 def arm(
     state: dict[str, torch.Tensor], targets: dict[int, Target], recipe: Recipe,
     device: torch.device | str | None = None, part: int = 0,
 ) -> Callable[[int], float]:  # fmt: skip
     """One arm of an experiment: seed -> accuracy of ``recipe`` on ``targets[seed]``'s test
     drawers (``part=0``) or fresh drawers (``part=1``)."""
-    return lambda s: run_recipe(state, targets[s], recipe, seed=s, device=device).scores[part]
+    return lambda s: scores_of(state, targets[s], recipe, s, device)[part]
+
+
+def fair_recipe(head_lr: float, trunk_lr: float, steps: int, **changes: object) -> Recipe:
+    """The fair protocol: the new head at its own ``head_lr`` (also in an LP-FT probe), the
+    trunk at ``trunk_lr``; a rule changes only the trunk or the factor it names."""
+    return Recipe(lr=head_lr, trunk_lr=trunk_lr, lp_lr=head_lr, steps=steps, **changes)
+
+
+def validation_target(target: Target, k: int | None = None) -> Target:
+    """Hold out one fold (of ``k`` drawer-grouped folds; by default ``k`` = the shots per
+    class, i.e. one drawer per class) of ``target.train`` as validation data: ``train`` = the
+    rest, ``test`` = the held-out drawers. Choices are made on these; the target's own test
+    drawers stay unseen."""
+    if k is None:
+        k = int(torch.bincount(target.train.y, minlength=target.train.num_classes).min())
+    tr, va = fine_tuning.kfold_indices(target.train, k)[0]
+    return replace(
+        target, name=f"{target.name} (validation)", train=fine_tuning.subset(target.train, tr),
+        test=fine_tuning.subset(target.train, va), fresh=None,
+    )  # fmt: skip
+
+
+_VALIDATION: dict[int, tuple[Target, Target]] = {}
+
+
+def _validation_of(target: Target) -> Target:
+    """:func:`validation_target` of ``target``, one object per target (for the memo)."""
+    if id(target) not in _VALIDATION:  # the value keeps target alive, so its id stays unique
+        _VALIDATION[id(target)] = (target, validation_target(target))
+    return _VALIDATION[id(target)][1]
+
+
+def pick_on_validation(
+    state: dict[str, torch.Tensor], targets: dict[int, Target], recipes: dict, seeds: Sequence[int],
+    desc: str, device: torch.device | str | None = None, progress: bool = True,
+) -> tuple[object, dict[object, list[float]]]:  # fmt: skip
+    """Every recipe on each seed's :func:`validation_target`; returns ``(key with the best mean
+    validation accuracy, {key: validation scores})``. No test drawer is used. The validation
+    targets are built once per target, so runs shared by two calls are memoised."""
+    val = {s: _validation_of(targets[s]) for s in seeds}
+    scores = run_arms({k: arm(state, val, r, device) for k, r in recipes.items()}, seeds, desc,
+                      progress)  # fmt: skip
+    return best(scores), scores
 
 
 def run_arms(
@@ -164,24 +229,71 @@ def best(sweep: dict) -> object:
     return max(sweep, key=lambda k: sum(sweep[k]) / len(sweep[k]))
 
 
+@dataclass
+class Surgical:
+    """Surgical fine-tuning results per arm (a layer name): the rate chosen on validation,
+    the validation and test scores at that rate (seed-paired), the step whose weights were kept
+    (early stopping) and each seed's validation curve ``(steps, accuracy)``."""
+
+    lr: dict[str, float]
+    val: dict[str, list[float]]
+    test: dict[str, list[float]]
+    stopped: dict[str, list[int]]
+    curves: dict[str, list[tuple[list[int], list[float]]]]
+
+
 def surgical(
     state: dict[str, torch.Tensor], targets: dict[int, Target], layers: dict[str, object],
-    lrs: Sequence[float], seeds: Sequence[int], desc: str, recipe: Recipe | None = None,
-    device: torch.device | str | None = None,
-) -> tuple[dict[str, list[float]], dict[str, float]]:  # fmt: skip
-    """Tune only ``layers[name]`` (head kept) with ``recipe``, each arm at its own best rate of
-    ``lrs`` (the same rule for every arm). Returns ``({arm: scores}, {arm: chosen lr})``."""
-    recipe = recipe or Recipe()
-    arms = {
-        (name, lr): arm(
-            state, targets, replace(recipe, lr=lr, trainable=chosen, reinit_head=False), device
-        )
-        for name, chosen in layers.items()
-        for lr in lrs
-    }
-    grid = run_arms(arms, seeds, desc)
-    chosen_lr = {name: best({lr: grid[(name, lr)] for lr in lrs}) for name in layers}
-    return {name: grid[(name, chosen_lr[name])] for name in layers}, chosen_lr
+    lrs: Sequence[float], seeds: Sequence[int], desc: str, *, max_steps: int, every: int,
+    patience: int, batch_size: int = 20, device: torch.device | str | None = None,
+    progress: bool = True,
+) -> Surgical:  # fmt: skip
+    """Tune only ``layers[name]`` (head kept), for each rate of ``lrs``, on each seed's
+    :func:`validation_target`, checking the validation drawers every ``every`` steps and
+    stopping once ``patience`` checks in a row did not improve (at most ``max_steps``; the best
+    weights are kept). Each arm's rate is the one with the best mean validation accuracy; its
+    test scores come from the target's test drawers, which no choice saw."""
+    runs: dict[tuple, list] = {}
+    plan = [(name, lr, s) for name in layers for lr in lrs for s in seeds]
+    with runtime.single_thread():
+        for name, lr, s in runtime.progress(plan, desc=desc, disable=not progress):
+            val = validation_target(targets[s])
+            recipe = Recipe(lr=lr, steps=max_steps, batch_size=batch_size,
+                            trainable=layers[name], reinit_head=False)  # fmt: skip
+            res = run_recipe(state, val, recipe, s, device, curve_every=every,
+                             evaluate=[val.test, targets[s].test], patience=patience)  # fmt: skip
+            runs.setdefault((name, lr), []).append(res)
+    out = Surgical({}, {}, {}, {}, {})
+    for name in layers:
+        lr = best({lr: [r.scores[0] for r in runs[(name, lr)]] for lr in lrs})
+        chosen = runs[(name, lr)]
+        out.lr[name] = lr
+        out.val[name] = [r.scores[0] for r in chosen]
+        out.test[name] = [r.scores[1] for r in chosen]
+        out.stopped[name] = [r.best_step for r in chosen]
+        out.curves[name] = [(r.curve_steps, r.curve) for r in chosen]
+    return out
+
+
+def plot_surgical_curves(result: Surgical, names: Sequence[str], title: str, max_steps: int):
+    """Each seed's validation accuracy against steps for the arms ``names`` (at their chosen
+    rates), the kept step marked: flat ends before ``max_steps`` show the budget sufficed."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for i, name in enumerate(names):
+        for j, ((steps, curve), stop) in enumerate(
+            zip(result.curves[name], result.stopped[name], strict=True)
+        ):
+            label = f"{name} (lr {result.lr[name]:g})" if j == 0 else None
+            ax.plot(steps, [100 * v for v in curve], color=f"C{i}", alpha=0.6, lw=1, label=label)
+            ax.plot([stop], [100 * curve[steps.index(stop)]], "o", color=f"C{i}", ms=3)
+    ax.axvline(max_steps, color="gray", ls="--", label=f"budget cap {max_steps}")
+    ax.set(xlabel="step", ylabel="validation accuracy (%)", ylim=(0, 100))
+    ax.set_title(f"{title}\n(one line per seed; dot: the step kept)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,15 +301,18 @@ def surgical(
 # --------------------------------------------------------------------------------------------
 
 
-def sweep_table(sweeps: dict[str, dict[float, list[float]]]) -> str:
-    """Learning rate x arm, test accuracy (%, mean ± t 95% half-width over seeds)."""
+def sweep_table(sweeps: dict[str, dict[float, list[float]]], what: str = "test accuracy") -> str:
+    """Learning rate x arm, ``what`` (%, mean ± t 95% half-width over seeds)."""
     lrs = sorted({lr for sweep in sweeps.values() for lr in sweep})
     rows = [[f"{lr:g}", *(interval_cell(s.get(lr, [])) for s in sweeps.values())] for lr in lrs]
-    return f"(test accuracy %, {INTERVAL_OVER_SEEDS})\n" + text_table(["lr", *sweeps], rows)
+    return f"({what} %, {INTERVAL_OVER_SEEDS})\n" + text_table(["lr", *sweeps], rows)
 
 
-def plot_sweep(sweeps: dict[str, dict[float, list[float]]], title: str, mark: float | None = None):
-    """Accuracy against learning rate (log axis), one line per arm, t 95% error bars."""
+def plot_sweep(
+    sweeps: dict[str, dict[float, list[float]]], title: str, mark: float | None = None,
+    what: str = "test accuracy", xlabel: str = "fine-tuning learning rate (head; Adam)",
+):  # fmt: skip
+    """``what`` against learning rate (log axis), one line per arm, t 95% error bars."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -205,8 +320,7 @@ def plot_sweep(sweeps: dict[str, dict[float, list[float]]], title: str, mark: fl
     if mark is not None:
         ax.axvline(mark, color="gray", ls="--", label=f"pretraining lr {mark:g}")
     n = len(next(iter(next(iter(sweeps.values())).values())))
-    ax.set(xscale="log", ylim=(0, 100), ylabel="test accuracy (%)",
-           xlabel="fine-tuning learning rate (head; Adam)")  # fmt: skip
+    ax.set(xscale="log", ylim=(0, 100), ylabel=f"{what} (%)", xlabel=xlabel)
     ax.set_title(f"{title}\n(mean, t 95% interval over {n} seeds)", fontsize=10)
     ax.legend(fontsize=8)
     return fig

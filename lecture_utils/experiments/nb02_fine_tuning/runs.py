@@ -27,7 +27,9 @@ class Target:
     """A fine-tuning problem: few-shot ``train``, ``test`` and ``fresh`` (untouched) drawers.
 
     ``head_rows[i]`` is the pretraining class of target label ``i`` when the label space is
-    the pretraining one (so the old head can be kept); ``None`` for a new label space.
+    the pretraining one (so the old head can be kept); ``None`` for a new label space, where
+    "keeping" the head can only reuse rows ``0..n-1``, i.e. ``n`` unrelated pretraining classes
+    (there is no right mapping: that arbitrariness is what "keep" means for new labels).
     """
 
     name: str
@@ -72,13 +74,15 @@ def run_recipe(
     state: dict[str, torch.Tensor], target: Target, recipe: Recipe, seed: int = 0,
     device: torch.device | str | None = None, curve_every: int | None = None,
     train: LabelledImages | None = None, evaluate: Sequence[LabelledImages] | None = None,
+    patience: int | None = None,
 ) -> FineTuneResult:  # fmt: skip
     """Fine-tune a copy of ``state`` on ``target.train`` (or ``train``); scores on
-    ``target.test`` and ``target.fresh`` (or on ``evaluate``, e.g. a validation fold)."""
+    ``target.test`` and ``target.fresh`` (or on ``evaluate``, e.g. a validation fold).
+    ``patience``: early stopping on the first evaluation set (:func:`fine_tuning.fine_tune`)."""
     model = prepare_model(state, target, recipe.reinit_head, seed)
     if evaluate is None:
         evaluate = [d for d in (target.test, target.fresh) if d is not None]
     return fine_tuning.fine_tune(
         model, target.train if train is None else train, recipe, evaluate=evaluate,
-        curve_every=curve_every, seed=seed, device=device,
+        curve_every=curve_every, patience=patience, seed=seed, device=device,
     )  # fmt: skip

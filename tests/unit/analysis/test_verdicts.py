@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lecture_utils.analysis.verdicts import Finding, in_words, verdict_table
+from lecture_utils.analysis.verdicts import Finding, in_words, verdict_summary, verdict_table
 from lecture_utils.core import stats
 
 
@@ -35,7 +35,7 @@ def test_findings_print_verdicts_from_paired_intervals() -> None:
     assert (worse.verdict, noisy.verdict) == ("contradicted", "inconclusive")
     table = verdict_table([better, worse, noisy])
     assert "**holds**" in table and "**contradicted**" in table and "t 95%" in table
-    assert "+10.0 ± " in str(better)
+    assert "+10.0 ± " in str(better) and "p = " in str(better) and "(raw; Holm" in str(better)
 
 
 def test_findings_in_steps_where_lower_is_better() -> None:
@@ -64,3 +64,19 @@ def test_the_table_corrects_the_family_with_holm() -> None:
 def test_lower_is_better_differences_point_the_rule_s_way() -> None:
     faster = Finding("speed", "ft", [6, 12, 6], "scratch", [60, 48, 54], "steps", 1.0, True)
     assert faster.differences == [54, 36, 48]
+
+
+def test_the_summary_is_written_from_the_numbers_and_the_header_carries_a_condition() -> None:
+    weak = Finding("weak", "a", [0.02, 0.03, 0.04, 0.05], "b", [0.01] * 4)
+    strong = Finding("strong", "a", [0.5, 0.6, 0.55, 0.52], "b", [0.1, 0.1, 0.12, 0.1])
+    null = Finding("null", "a", [0.1, 0.2, 0.1, 0.2], "b", [0.2, 0.1, 0.2, 0.1])
+    lines = verdict_summary([weak, strong, null]).splitlines()
+    assert lines[0] == (
+        "* **weak: holds** (a vs b: +2.5 ± 2.1 pp, p = 0.030; **inconclusive** after Holm)."
+    )
+    assert (
+        lines[1].startswith("* **strong: holds** (a vs b: +43.8") and "same after Holm" in lines[1]
+    )
+    assert "p = 1.000" in lines[2]
+    header = verdict_table([weak], condition="one pretrained network").splitlines()[0]
+    assert header.startswith("| rule (one pretrained network) | rule's arm")

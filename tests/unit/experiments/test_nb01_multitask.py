@@ -216,10 +216,20 @@ def fake_runs() -> Runs:
 
 def test_verdicts_use_paired_t_intervals() -> None:
     runs = fake_runs()
-    verdict = mt.transfer_verdict(runs)
+    verdict = mt.declared_comparisons(runs)
     # probe - scratch at 1 shot: 0.35 - noise per seed -> +35.0 ± t(2)·0.02/sqrt(3)·100
-    assert "linear probe minus A from scratch: +35.0 ± 5.0 points" in verdict
-    assert "holds" in verdict and "largest at 1 example(s)" in verdict
+    assert "transfer: linear probe minus A from scratch (paired over seeds)" in verdict
+    assert "  shots 1: +35.0 ± 5.0 points (paired t 95%, n=3): holds" in verdict
+    # declared, not picked: at 10 shots the probe (0.80) is reported against multi-task (0.70)
+    # even though fine-tuning (0.85) has the higher mean
+    lines = verdict.splitlines()
+    probe_vs_multi = lines.index(
+        "transfer: linear probe minus multi-task (A+B jointly) (paired over seeds)"
+    )
+    assert lines[probe_vs_multi + 2].startswith("  shots 10: +10.0 ± ")
+    found = mt.findings_markdown(runs)
+    assert found.count("* **") == len(mt.DECLARED)
+    assert "(85.0% vs 70.0% at 10 shots)" in found
     report = mt.forgetting_report({"ft": runs}, 10)
     assert "B 60.0 ± 0.0% before -> 30.0 ± 5.0% after" in report
     assert "drop on B (before - after): +30.0 ± 5.0 points (paired t 95%, n=3): holds" in report
@@ -237,3 +247,38 @@ def test_plots_draw_one_line_per_method() -> None:
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 + 2  # two curves, two methods
     with pytest.raises(ValueError, match="recorded the curve"):
         mt.plot_forgetting(runs, 5)
+
+
+def test_few_shot_split_leaves_the_rest_of_the_pool_for_validation() -> None:
+    x = torch.arange(3 * 4, dtype=torch.float32).view(12, 1, 1, 1).expand(12, 1, 2, 2)
+    pool = LabelledImages(x.clone(), torch.arange(3).repeat_interleave(4), 3)
+    drawn, rest = labelled.few_shot_split(pool, 1, seed=3)
+    assert torch.equal(drawn.x, labelled.few_shot(pool, 1, seed=3).x)  # the same draw
+    ids = lambda d: set(d.x[:, 0, 0, 0].tolist())  # noqa: E731
+    assert (
+        len(rest) == 9 and ids(drawn) | ids(rest) == set(range(12)) and not ids(drawn) & ids(rest)
+    )
+    assert torch.bincount(rest.y).tolist() == [3, 3, 3]
+    assert labelled.few_shot_split(pool, 4)[1] is None
+
+
+@pytest.mark.real_data
+def test_choose_head_lr_scores_on_pool_drawers_not_test(tasks: TwoTasks, monkeypatch) -> None:
+    seen = []
+    real = mt.fine_tuning.fine_tune
+
+    def spy(model, train, recipe, *, evaluate, **kw):
+        seen.append((recipe.lr, recipe.trunk_lr, evaluate[0]))
+        return real(model, train, recipe, evaluate=evaluate, **kw)
+
+    monkeypatch.setattr(mt.fine_tuning, "fine_tune", spy)
+    best, scores = mt.choose_head_lr(tasks, TINY, [1e-3, 1e-1], 2, [0], "cpu", False)
+    assert best == max(scores, key=lambda lr: scores[lr][0]) and set(scores) == {1e-3, 1e-1}
+    assert [(lr, trunk) for lr, trunk, _ in seen] == [
+        (1e-3, TINY.finetune_lr),
+        (1e-1, TINY.finetune_lr),
+    ]
+    val = seen[0][2]
+    pool_rows = {tuple(r.tolist()) for r in tasks.target_pool.x.flatten(1)}
+    assert all(tuple(r.tolist()) in pool_rows for r in val.x.flatten(1))  # pool, not test
+    assert len(val) == len(tasks.target_pool) - 2 * tasks.target_pool.num_classes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -260,6 +262,9 @@ def test_sweep_table_and_figures_say_which_interval() -> None:
     assert "t 95%" in table and "55.0 ± 63.5" in table and "n/a" in table
     fig = fr.plot_sweep(sweeps, "title", mark=3e-3)
     assert "t 95%" in fig.axes[0].get_title()
+    assert fr.sweep_table(sweeps, "validation accuracy").startswith("(validation accuracy %")
+    fig = fr.plot_sweep(sweeps, "t", what="validation accuracy", xlabel="trunk rate")
+    assert fig.axes[0].get_ylabel() == "validation accuracy (%)"
     selection = {h: {"reported": [0.5, 0.6], "fresh": [0.4, 0.5]} for h in fs.PROCEDURES}
     assert "t 95%" in fs.plot_selection(selection).axes[0].get_title()
     table = fs.selection_table(selection)
@@ -321,3 +326,95 @@ def test_trunk_lr_sets_the_trunk_and_leaves_the_head_at_lr(monkeypatch) -> None:
     recipe = ft.Recipe(lr=0.01, trunk_lr=0.001, steps=2, batch_size=4)
     ft.fine_tune(tiny_model(), tiny_data(), recipe, device="cpu")
     assert seen == [[0.001, 0.001, 0.001, 0.001, 0.01]]
+
+
+def test_fair_protocol_groups_give_the_head_its_rate_and_the_trunk_its_own() -> None:
+    """Hand values: head 0.03 (its own rate); trunk 0.002 at block4, ÷2 per block down."""
+    model = tiny_model()
+    groups = ft.recipe_param_groups(model, ft.Recipe(lr=0.03, trunk_lr=0.002, factor=2.0))
+    assert [g["name"] for g in groups] == ["block1", "block2", "block3", "block4", "head"]
+    assert [g["lr"] for g in groups] == pytest.approx([0.00025, 0.0005, 0.001, 0.002, 0.03])
+    head_params = {id(p) for p in model.head.parameters()}
+    assert {id(p) for p in groups[-1]["params"]} == head_params
+    assert not any(id(p) in head_params for g in groups[:-1] for p in g["params"])
+    uniform = ft.recipe_param_groups(model, ft.Recipe(lr=0.01, trunk_lr=0.003))
+    assert [g["lr"] for g in uniform] == pytest.approx([0.003] * 4 + [0.01])
+    old = ft.recipe_param_groups(model, ft.Recipe(lr=0.01, factor=2.0))  # no trunk_lr
+    assert [g["lr"] for g in old] == pytest.approx([0.01 / 16, 0.01 / 8, 0.01 / 4, 0.01 / 2, 0.01])
+
+
+def test_patience_stops_early_and_restores_the_best_weights() -> None:
+    data = tiny_data(per_class=6)
+    recipe = ft.Recipe(lr=0.3, steps=40, batch_size=6, trainable=(4,))
+    res = ft.fine_tune(tiny_model(), data, recipe, evaluate=[data], curve_every=2, patience=2,
+                       device="cpu")  # fmt: skip
+    best = max(res.curve)
+    assert res.best_step == res.curve_steps[res.curve.index(best)]
+    assert res.scores[0] == pytest.approx(best)  # the restored model is the best one
+    if res.curve_steps[-1] < 40:  # it stopped: the last `patience` checks did not improve
+        assert all(v <= best for v in res.curve[-2:]) and res.curve[-3] <= best
+    with pytest.raises(ValueError, match="patience needs curve_every"):
+        ft.fine_tune(tiny_model(), data, recipe, evaluate=[data], patience=2, device="cpu")
+
+
+def test_validation_target_holds_out_training_drawers_only() -> None:
+    target = small_target(0)
+    val = fr.validation_target(target, k=4)
+    assert len(val.train) + len(val.test) == len(target.train) and val.fresh is None
+    assert len(val.test) == 3  # one drawer of each of the 3 classes
+    rows = lambda d: {tuple(r.tolist()) for r in d.x.flatten(1)}  # noqa: E731
+    assert rows(val.test) <= rows(target.train) and not rows(val.test) & rows(val.train)
+    assert not rows(val.test) & rows(target.test)  # the test drawers stay unseen
+
+
+def test_picks_on_validation_and_memoises_shared_arms() -> None:
+    fr.clear_memo()
+    state = tiny_model(classes=4).state_dict()
+    targets = {s: small_target(s) for s in (0, 1)}
+    recipes = {h: fr.fair_recipe(h, 1e-3, steps=3, batch_size=4) for h in (1e-4, 0.1)}
+    assert recipes[0.1].lr == recipes[0.1].lp_lr == 0.1 and recipes[0.1].trunk_lr == 1e-3
+    pick, scores = fr.pick_on_validation(state, targets, recipes, [0, 1], "x", "cpu", False)
+    assert pick == fr.best(scores)
+    val = fr.validation_target(targets[0])
+    assert scores[0.1][0] == ftr.run_recipe(state, val, recipes[0.1], 0, "cpu").scores[0]
+    n = len(fr._MEMO)
+    again = fr.pick_on_validation(state, targets, {0.1: recipes[0.1]}, [0, 1], "x", "cpu", False)
+    assert again[1][0.1] == scores[0.1] and len(fr._MEMO) == n  # shared runs, not retrained
+    fr.run_arms({"a": fr.arm(state, targets, recipes[0.1], "cpu")}, [0, 1], "x", False)
+    fr.run_arms({"b": fr.arm(state, targets, recipes[0.1], "cpu")}, [0, 1], "x", False)
+    assert len(fr._MEMO) == n + 2  # the second arm reused the first one's runs
+
+
+def test_surgical_chooses_rates_on_validation_and_stops_early() -> None:
+    state = tiny_model(classes=4).state_dict()
+    base = {s: small_target(s) for s in (0, 1)}
+    targets = {s: replace(t, head_rows=[0, 1, 2]) for s, t in base.items()}
+    res = fr.surgical(state, targets, {"block1": (0,), "head": (4,)}, [1e-3, 0.1], [0, 1], "x",
+                      max_steps=12, every=3, patience=1, batch_size=4, device="cpu",
+                      progress=False)  # fmt: skip
+    assert set(res.test) == {"block1", "head"} and all(len(v) == 2 for v in res.test.values())
+    for name, per_seed in res.curves.items():
+        for (steps, curve), stop in zip(per_seed, res.stopped[name], strict=True):
+            assert steps[0] == 0 and steps[-1] <= 12 and stop in steps
+            assert curve[steps.index(stop)] == max(curve)
+    fig = fr.plot_surgical_curves(res, ["block1"], "t", 12)
+    assert "validation" in fig.axes[0].get_ylabel()
+
+
+def test_lp_ft_and_full_fine_tuning_give_the_head_the_same_rate(monkeypatch) -> None:
+    """Rule 2c under the fair protocol: the probe phase and the full phase both train the new
+    head at its own rate; the trunk gets the trunk's rate (hand values)."""
+    seen = []
+    real = trainer.train
+
+    def spy(*args, **kwargs):
+        seen.append([g["lr"] for g in kwargs["param_groups"]])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ft.trainer, "train", spy)
+    lp_ft = fr.fair_recipe(0.03, 0.001, steps=4, lp_steps=2, batch_size=4)
+    ft.fine_tune(tiny_model(), tiny_data(), lp_ft, device="cpu")
+    ft.fine_tune(
+        tiny_model(), tiny_data(), fr.fair_recipe(0.03, 0.001, 4, batch_size=4), device="cpu"
+    )
+    assert seen == [[0.03], [0.001] * 4 + [0.03], [0.001] * 4 + [0.03]]
