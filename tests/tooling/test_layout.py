@@ -184,3 +184,10 @@ def test_every_module_is_imported_by_a_test() -> None:
             continue
         untested.append(name)
     assert not untested, f"no test imports these modules: {untested}"
+
+
+def test_test_file_names_are_unique() -> None:
+    """pytest imports test files by basename (no packages under tests/): two files with one name
+    stop the whole collection."""
+    names = [p.name for p in (REPO_ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
