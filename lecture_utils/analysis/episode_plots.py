@@ -104,7 +104,7 @@ def draw_episode(
         1,
         2,
         figsize=(max(width, 9.0), max(height, 3.0)),
-        gridspec_kw={"width_ratios": [max(k, 1), max(q, 1)]},
+        gridspec_kw={"width_ratios": [max(k, 3), max(q, 3)]},  # room for the x labels
         layout="constrained",
     )
     for ax, (name, grid, count) in zip(axes, panels, strict=True):
@@ -130,8 +130,8 @@ def draw_episode(
     axes[1].yaxis.tick_right()
     for label, tick in enumerate(axes[1].get_yticklabels()):
         tick.set_color(colours[label].tolist())
-    axes[0].set_xlabel("shot (support drawing) number", fontsize=12)
-    axes[1].set_xlabel("query drawing number", fontsize=12)
+    axes[0].set_xlabel("shot number" if k >= 3 else "shot", fontsize=12)
+    axes[1].set_xlabel("query number" if q >= 3 else "query", fontsize=12)
     if title:
         fig.suptitle(title, fontsize=14)
     return fig

@@ -36,6 +36,7 @@ from matplotlib.transforms import Bbox
 AUDIT_ENV = "LECTURE_FIGURE_AUDIT"
 MIN_FONT_PT = 11.0
 MIN_WIDTH_PX = 900
+MAX_WIDTH_PX = 1280  # a 1280x720 slide
 MIN_DPI = 110
 
 # Okabe & Ito (2008), reordered so neighbours in the cycle differ most; yellow left out.
@@ -342,6 +343,30 @@ def _tick_label_overlaps(ax: Axes, which: str, renderer: RendererBase) -> list[s
     return found
 
 
+def _text_layout_problems(fig: Figure, renderer: RendererBase) -> list[str]:
+    """Titles that overlap each other, and text that sticks out of the figure (the saved
+    image would grow past the slide width to hold it)."""
+    found = []
+    titles = [
+        (t.get_text(), t.get_window_extent(renderer))
+        for ax in fig.axes
+        if ax.get_visible()
+        for t in (ax.title, ax._left_title, ax._right_title)
+        if t.get_visible() and t.get_text().strip()
+    ]
+    for i, (text_a, a) in enumerate(titles):
+        for text_b, b in titles[i + 1 :]:
+            inter = Bbox.intersection(a, b)
+            if inter is not None and inter.width > 1 and inter.height > 1:
+                found.append(f"titles {text_a[:30]!r} and {text_b[:30]!r} overlap")
+    page = fig.bbox
+    for text in drawn_texts(fig):
+        box = text.get_window_extent(renderer)
+        if box.x0 < page.x0 - 2 or box.x1 > page.x1 + 2:
+            found.append(f"text sticks out of the figure: {text.get_text()[:30]!r}")
+    return found
+
+
 def _axes_name(ax: Axes, index: int) -> str:
     title = ax.get_title() or ax.get_title("left") or ax.get_ylabel()
     return f"axes {index}" + (f" ({title[:40]!r})" if title else "")
@@ -350,17 +375,21 @@ def _axes_name(ax: Axes, index: int) -> str:
 def audit_figure(fig: Figure, dpi: float | None = None) -> list[str]:
     """What a projector audience would miss in ``fig``: each problem as one sentence.
 
-    Checks: width >= :data:`MIN_WIDTH_PX` pixels at ``dpi`` (default: the figure's) and
+    Checks: width between :data:`MIN_WIDTH_PX` and :data:`MAX_WIDTH_PX` pixels at ``dpi``
+    (default: the figure's) and
     ``dpi`` >= :data:`MIN_DPI`; every drawn text >= :data:`MIN_FONT_PT` pt; every axes with
     data has x and y labels (a shared sibling's or the figure's ``sup*label`` count; image axes
     are exempt per axis when it shows no numbers: turned off, no ticks, or ticks named in words);
-    no legend covers a point, line or bar of its axes; no two tick labels of one axis overlap.
+    no legend covers a point, line or bar of its axes; no two tick labels of one axis overlap;
+    no two axes titles overlap and no text sticks out of the figure sideways.
     """
     dpi = float(dpi if isinstance(dpi, int | float) else fig.dpi)
     problems: list[str] = []
     width = fig.get_figwidth() * dpi
     if width < MIN_WIDTH_PX - 0.5:
         problems.append(f"figure is {width:.0f} px wide (< {MIN_WIDTH_PX})")
+    if width > MAX_WIDTH_PX + 0.5:
+        problems.append(f"figure is {width:.0f} px wide (> {MAX_WIDTH_PX}, the slide)")
     if dpi < MIN_DPI:
         problems.append(f"dpi {dpi:g} (< {MIN_DPI})")
     fig.draw_without_rendering()
@@ -369,6 +398,7 @@ def audit_figure(fig: Figure, dpi: float | None = None) -> list[str]:
     for size, text in small:
         if size < MIN_FONT_PT:
             problems.append(f"font {size:g} pt (< {MIN_FONT_PT:g}): {text!r}")
+    problems.extend(_text_layout_problems(fig, renderer))
     for index, ax in enumerate(fig.axes):
         if not ax.get_visible():
             continue

@@ -200,15 +200,15 @@ def plot_sweep(sweeps: dict[str, dict[float, list[float]]], title: str, mark: fl
     """Accuracy against learning rate (log axis), one line per arm, t 95% error bars."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
     plot_intervals(ax, sweeps)
     if mark is not None:
         ax.axvline(mark, color="gray", ls="--", label=f"pretraining lr {mark:g}")
     n = len(next(iter(next(iter(sweeps.values())).values())))
     ax.set(xscale="log", ylim=(0, 100), ylabel="test accuracy (%)",
-           xlabel="fine-tuning learning rate (head; Adam)")  # fmt: skip
-    ax.set_title(f"{title}\n(mean, t 95% interval over {n} seeds)", fontsize=10)
-    ax.legend(fontsize=8)
+           xlabel="fine-tuning learning rate (head; Adam; log scale)")  # fmt: skip
+    ax.set_title(f"{title}\n(mean, t 95% interval over {n} seeds)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return fig
 
 
@@ -248,7 +248,7 @@ def fine_tuning_lab(
             scratch[n_steps.value] = run_recipe(
                 scratch_state, target, base, seed, device, curve_every
             )
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig, ax = plt.subplots(figsize=(11, 4.4), layout="constrained")
         label = "+".join(LAYER_NAMES[i] for i in chosen)
         ax.plot(res.curve_steps, [100 * v for v in res.curve], "o-", label=f"fine-tune {label}")
         base = scratch[n_steps.value]
@@ -258,7 +258,7 @@ def fine_tuning_lab(
         ax.set_title(
             f"{target.name}: lr {lr.value:.1e}, ÷{factor.value:.1f} per layer (seed {seed})"
         )
-        ax.legend()
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
         ax.grid(alpha=0.3)
         plt.show()
         return res

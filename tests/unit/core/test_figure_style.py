@@ -192,13 +192,29 @@ def test_overlapping_tick_labels_are_flagged() -> None:
     assert not any("overlap" in p for p in figure_style.audit_figure(fig))
 
 
+def test_overlapping_titles_and_text_outside_the_figure_are_flagged() -> None:
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3), sharey=True)
+    for ax in axes:
+        ax.plot([0, 1], [0, 1])
+        ax.set(xlabel="x (m)", ylabel="y (m)", title="a title far too long for its panel, really")
+    problems = figure_style.audit_figure(fig)
+    assert any(p.startswith("titles") and "overlap" in p for p in problems), problems
+    assert any("sticks out" in p for p in problems), problems
+    for ax in axes:
+        ax.set_title("short")
+    assert figure_style.audit_figure(fig) == []
+
+
 def test_small_figures_and_low_dpi_are_flagged() -> None:
     fig = good_figure()
     fig.set_size_inches(5, 3)
     fig.set_dpi(72)
     problems = figure_style.audit_figure(fig)
     assert any("px wide" in p for p in problems) and any(p.startswith("dpi 72") for p in problems)
-    assert any("px wide" not in p for p in figure_style.audit_figure(good_figure(), dpi=72))
+    assert not any("px wide" in p for p in figure_style.audit_figure(good_figure()))
+    wide = good_figure()
+    wide.set_size_inches(14, 4)  # 1540 px: wider than the slide
+    assert any("> 1280" in p for p in figure_style.audit_figure(wide))
 
 
 def test_audit_hook_records_every_saved_figure(tmp_path: Path) -> None:
