@@ -216,9 +216,11 @@ def split_figure(data: OmniglotData, split: ClassSplit, per_alphabet: int = 10) 
     rgb = torch.tensor([plt.matplotlib.colors.to_rgb(c) for c in colours])
     grid = torch.stack(rows)
     fig, ax = plt.subplots(
-        figsize=(max(0.6 * per_alphabet + 4.4, 10.0), 0.62 * len(rows) + 1.2), layout="constrained"
+        figsize=(min(max(0.6 * per_alphabet + 5.0, 10.0), 11.5), 0.56 * len(rows) + 0.9),
+        layout="constrained",
     )
     ax.imshow(mosaic(grid, rgb[:, None, :].expand(len(rows), per_alphabet, 3)).numpy())
+    ax.set_anchor("E")  # the image to the right, its long row names in the room on the left
     size = data.image_size + 2 * PAD
     ax.set_yticks([(size + 2) * i + size / 2 - 0.5 for i in range(len(rows))])
     ax.set_yticklabels(names, fontsize=12)
@@ -226,7 +228,7 @@ def split_figure(data: OmniglotData, split: ClassSplit, per_alphabet: int = 10) 
         tick.set_color(colour)
     ax.set_xticks([])
     ax.tick_params(length=0)
-    ax.set_title(
+    fig.suptitle(  # over the whole figure: the image sits to the right
         f"Alphabet split (seeded): the first {per_alphabet} characters of each alphabet, drawer 1",
         fontsize=13,
     )

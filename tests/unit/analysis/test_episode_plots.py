@@ -58,3 +58,28 @@ def test_homework_task_passes_the_audit(images: torch.Tensor) -> None:
     ).sample()
     fig = episode_plots.draw_homework_task(batch, k_shot=2)
     assert figure_style.audit_figure(fig) == []
+
+
+class FakeAlphabets:
+    """Just what ``split_figure`` reads: 8 alphabets of 3 characters, long names included."""
+
+    image_size = S
+    names = ["Japanese_(katakana)", "Greek", "Latin", "Sanskrit", "Tagalog", "Korean", "Bali", "X"]
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def character_indices(self, alphabet: str) -> torch.Tensor:
+        first = 3 * self.names.index(alphabet)
+        return torch.arange(first, first + 3)
+
+
+@pytest.mark.parametrize("per_alphabet", [4, 8, 12])
+def test_split_figure_keeps_long_row_names_inside(images: torch.Tensor, per_alphabet: int) -> None:
+    from lecture_utils.episodes.sampler import ClassSplit
+
+    data = FakeAlphabets(images)
+    groups = {"train": data.names[:5], "val": data.names[5:6], "test": data.names[6:]}
+    split = ClassSplit(groups, {s: [] for s in groups})
+    fig = episode_plots.split_figure(data, split, per_alphabet=per_alphabet)
+    assert figure_style.audit_figure(fig) == []  # no name sticks out of the figure
