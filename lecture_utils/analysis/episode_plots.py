@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from lecture_utils.analysis.plotting import pretty_name
 from lecture_utils.analysis.widget_panel import keyboard_guard
+from lecture_utils.core import figure_style
 from lecture_utils.data.omniglot import OmniglotData
 from lecture_utils.data.transforms import quarter_turns
 from lecture_utils.episodes.sampler import (
@@ -31,9 +33,9 @@ PAD = 3  # frame width in pixels around each drawing
 
 
 def label_colours(n: int) -> torch.Tensor:
-    """``[n, 3]`` RGB colours in 0..1, one per label (tab10, then tab20, then hsv)."""
-    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20" if n <= 20 else "hsv")
-    return torch.tensor([cmap(i / max(n, 1) if n > 20 else i)[:3] for i in range(n)])
+    """``[n, 3]`` RGB colours in 0..1, one per label, each readable on white (contrast >= 3:1
+    even at N = 20; :func:`lecture_utils.core.figure_style.label_colours`)."""
+    return torch.tensor([to_rgb(c) for c in figure_style.label_colours(n)]).reshape(n, 3)
 
 
 def mosaic(images: torch.Tensor, colours: torch.Tensor | None = None, gap: int = 2) -> torch.Tensor:
@@ -77,13 +79,14 @@ def draw_episode(
     task: int = 0,
     data: OmniglotData | None = None,
     title: str | None = None,
-    cell_inches: float = 0.55,
+    cell_inches: float | None = None,
 ) -> Figure:
     """One task as a labelled grid: support set D_train left, query set D_test right.
 
     Row ``l`` holds the drawings with label ``l`` (frame colour = label); the left margin names
     the character (and rotation) behind each label. The sampler shuffles positions inside each
-    set; here they are sorted by label so that you can read the grid.
+    set; here they are sorted by label so that you can read the grid. ``cell_inches`` (one
+    drawing's side) shrinks with N by default, so a 20-way task still fits a slide.
     """
     ep = episode.task(task)
     n = ep.classes.shape[1]
@@ -94,21 +97,25 @@ def draw_episode(
         ("query\n$D^{ts}$", by_label(ep.query_x[0], ep.query_y[0], n), q),
     ]
     size = ep.support_x.shape[-1] + 2 * PAD
-    width = cell_inches * (k + q) + (3.4 if data is not None else 1.8)
-    height = cell_inches * n + 0.9
+    if cell_inches is None:
+        cell_inches = min(0.7, 7.0 / max(n, 1), 7.0 / max(k + q, 1))
+    width = cell_inches * (k + q) + (4.4 if data is not None else 2.4)
+    height = cell_inches * n + 1.4
     fig, axes = plt.subplots(
         1,
         2,
-        figsize=(max(width, 4.5), max(height, 1.8)),
-        gridspec_kw={"width_ratios": [max(k, 1), max(q, 1)]},
+        figsize=(max(width, 9.0), max(height, 3.0)),
+        gridspec_kw={"width_ratios": [max(k, 3), max(q, 3)]},  # room for the x labels
         layout="constrained",
     )
     for ax, (name, grid, count) in zip(axes, panels, strict=True):
         frame_colours = colours[:, None, :].expand(n, count, 3)
         ax.imshow(mosaic(grid, frame_colours).numpy(), interpolation="nearest")
-        ax.set_title(f"{name}\n{n}×{count} = {n * count}", fontsize=8)
+        ax.set_title(f"{name}\n{n}×{count} = {n * count}", fontsize=12)
         ax.set_xticks([(size + 2) * i + size / 2 - 0.5 for i in range(count)])
-        ax.set_xticklabels([f"{i + 1}" for i in range(count)], fontsize=7)
+        every = 1 if count <= 10 else 5  # many columns: label 1, 5, 10, ... so none overlap
+        shown = [f"{i + 1}" if i == 0 or (i + 1) % every == 0 else "" for i in range(count)]
+        ax.set_xticklabels(shown, fontsize=11)
         ax.set_yticks([(size + 2) * i + size / 2 - 0.5 for i in range(n)])
         ax.tick_params(length=0)
         for spine in ax.spines.values():
@@ -117,15 +124,17 @@ def draw_episode(
         f"label {label}" + (f": {class_name(data, int(c), int(r))}" if data is not None else "")
         for label, (c, r) in enumerate(zip(ep.classes[0], ep.rotations[0], strict=True))
     ]
-    axes[0].set_yticklabels(names, fontsize=8)
-    axes[1].set_yticklabels([f"label {label}" for label in range(n)], fontsize=8)
+    axes[0].set_yticklabels(names, fontsize=11)
+    axes[1].set_yticklabels([f"label {label}" for label in range(n)], fontsize=11)
     for label, tick in enumerate(axes[0].get_yticklabels()):
         tick.set_color(colours[label].tolist())
     axes[1].yaxis.tick_right()
-    axes[0].set_xlabel("shot", fontsize=8)
-    axes[1].set_xlabel("query", fontsize=8)
+    for label, tick in enumerate(axes[1].get_yticklabels()):
+        tick.set_color(colours[label].tolist())
+    axes[0].set_xlabel("shot number" if k >= 3 else "shot", fontsize=12)
+    axes[1].set_xlabel("query number" if q >= 3 else "query", fontsize=12)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=14)
     return fig
 
 
@@ -151,7 +160,7 @@ def permutation_figure(
     colours = label_colours(n)  # one colour per character here, so you can follow it
     colour_of = {int(c): colours[i] for i, c in enumerate(characters)}
     fig, axes = plt.subplots(
-        len(rows), n, figsize=(1.25 * n + 1.6, 1.45 * len(rows)), layout="constrained"
+        len(rows), n, figsize=(max(1.6 * n + 3.0, 9.0), 1.9 * len(rows) + 0.6), layout="constrained"
     )
     for row, (name, ep) in enumerate(rows):
         first = by_label(ep.support_x[0], ep.support_y[0], n)[:, 0]  # label order
@@ -163,11 +172,11 @@ def permutation_figure(
             ax.set_xticks([])
             ax.set_yticks([])
             who = class_name(data, char, 0) if data is not None else f"char {char}"
-            ax.set_title(f"label {label}\n{who}", fontsize=7, color=colour_of[char].tolist())
-        axes[row, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+            ax.set_title(f"label {label}\n{who}", fontsize=11, color=colour_of[char].tolist())
+        axes[row, 0].set_ylabel(name, fontsize=12, rotation=0, ha="right", va="center")
     fig.suptitle(
         f"The same {n} characters (frame colour = character), columns sorted by label",
-        fontsize=10,
+        fontsize=14,
     )
     return fig
 
@@ -177,17 +186,16 @@ def rotation_figure(data: OmniglotData, character: int, drawers: int = 4) -> Fig
     drawings = data.images[character, :drawers]
     grid = quarter_turns(drawings)
     colours = label_colours(4)[:, None, :].expand(4, drawers, 3)
-    fig, ax = plt.subplots(figsize=(0.75 * drawers + 2.2, 3.4))
+    fig, ax = plt.subplots(figsize=(max(1.1 * drawers + 3.4, 9.0), 4.6), layout="constrained")
     ax.imshow(mosaic(grid, colours).numpy())
     size = data.image_size + 2 * PAD
     ax.set_yticks([(size + 2) * i + size / 2 - 0.5 for i in range(4)])
     names = ["original"] + [f"new class: ↻{90 * r}°" for r in (1, 2, 3)]
-    ax.set_yticklabels(names, fontsize=8)
+    ax.set_yticklabels(names, fontsize=12)
     ax.set_xticks([(size + 2) * i + size / 2 - 0.5 for i in range(drawers)])
-    ax.set_xticklabels([f"drawer {d + 1}" for d in range(drawers)], fontsize=7)
+    ax.set_xticklabels([f"drawer {d + 1}" for d in range(drawers)], fontsize=11)
     ax.tick_params(length=0)
-    ax.set_title(f"{class_name(data, character, 0)}: one character, four classes", fontsize=9)
-    fig.tight_layout()
+    ax.set_title(f"{class_name(data, character, 0)}: one character, four classes", fontsize=14)
     return fig
 
 
@@ -204,24 +212,27 @@ def split_figure(data: OmniglotData, split: ClassSplit, per_alphabet: int = 10) 
                 f"{SPLIT_TITLES[s]}: {pretty_name(alphabet)} "
                 f"({len(data.character_indices(alphabet))} chars)"
             )
-    split_colour = {"train": "tab:blue", "val": "tab:orange", "test": "tab:red"}
+    split_colour = {"train": "#0072B2", "val": "#9A5B00", "test": "#D55E00"}  # dark on white
     colours = [split_colour[s] for s in SPLITS for _ in split.alphabets[s]]
     rgb = torch.tensor([plt.matplotlib.colors.to_rgb(c) for c in colours])
     grid = torch.stack(rows)
-    fig, ax = plt.subplots(figsize=(0.6 * per_alphabet + 3.2, 0.62 * len(rows) + 0.8))
+    fig, ax = plt.subplots(
+        figsize=(min(max(0.6 * per_alphabet + 5.0, 10.0), 11.5), 0.56 * len(rows) + 0.9),
+        layout="constrained",
+    )
     ax.imshow(mosaic(grid, rgb[:, None, :].expand(len(rows), per_alphabet, 3)).numpy())
+    ax.set_anchor("E")  # the image to the right, its long row names in the room on the left
     size = data.image_size + 2 * PAD
     ax.set_yticks([(size + 2) * i + size / 2 - 0.5 for i in range(len(rows))])
-    ax.set_yticklabels(names, fontsize=8)
+    ax.set_yticklabels(names, fontsize=12)
     for tick, colour in zip(ax.get_yticklabels(), colours, strict=True):
         tick.set_color(colour)
     ax.set_xticks([])
     ax.tick_params(length=0)
-    ax.set_title(
+    fig.suptitle(  # over the whole figure: the image sits to the right
         f"Alphabet split (seeded): the first {per_alphabet} characters of each alphabet, drawer 1",
-        fontsize=9,
+        fontsize=13,
     )
-    fig.tight_layout()
     return fig
 
 
@@ -360,7 +371,7 @@ class EpisodeExplorer:
 
 
 def draw_homework_task(
-    batch: HomeworkBatch, k_shot: int, task: int = 0, cell_inches: float = 0.6
+    batch: HomeworkBatch, k_shot: int, task: int = 0, cell_inches: float = 0.9
 ) -> Figure:
     """One task of the CS330 homework layout, drawn as its ``[K+Q, N]`` grid.
 
@@ -374,15 +385,15 @@ def draw_homework_task(
     label = labels.argmax(-1)  # [K+Q, N]
     colours = label_colours(n)[label]
     fig, ax = plt.subplots(
-        figsize=(cell_inches * n + 2.0, cell_inches * rows + 0.9), layout="constrained"
+        figsize=(max(cell_inches * n + 3.0, 9.0), cell_inches * rows + 1.2), layout="constrained"
     )
     ax.imshow(mosaic(images.reshape(rows, n, size, size), colours).numpy())
     cell = size + 2 * PAD + 2
     ax.set_xticks([cell * i + (cell - 2) / 2 - 0.5 for i in range(n)])
-    ax.set_xticklabels([f"col {i}" for i in range(n)], fontsize=7)
+    ax.set_xticklabels([f"col {i}" for i in range(n)], fontsize=11)
     ax.set_yticks([cell * r + (cell - 2) / 2 - 0.5 for r in range(rows)])
     ax.set_yticklabels(
-        [f"row {r}: {'support' if r < k_shot else 'query'}" for r in range(rows)], fontsize=8
+        [f"row {r}: {'support' if r < k_shot else 'query'}" for r in range(rows)], fontsize=11
     )
     for r in range(rows):
         for c in range(n):
@@ -392,9 +403,10 @@ def draw_homework_task(
                 f"y={int(label[r, c])}",
                 ha="center",
                 va="top",
-                fontsize=6,
+                fontsize=11,
+                fontweight="bold",
                 color=colours[r, c].tolist(),
             )
     ax.tick_params(length=0)
-    ax.set_title(f"images[{task}]: [K+Q, N, S*S] = {list(images.shape)}", fontsize=9)
+    ax.set_title(f"images[{task}]: [K+Q, N, S*S] = {list(images.shape)}", fontsize=13)
     return fig

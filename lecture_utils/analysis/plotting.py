@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
@@ -46,9 +47,11 @@ def image_grid(
     ncols: int | None = None,
     cell_size: float = 1.1,
     suptitle: str | None = None,
-    fontsize: int = 8,
+    fontsize: int = 11,
+    min_width: float = 9.0,
 ) -> Figure:
-    """Draw ``n`` images of shape ``[S, S]`` in a grid, with optional per-image titles."""
+    """Draw ``n`` images of shape ``[S, S]`` in a grid, with optional per-image titles; the
+    figure is at least ``min_width`` inches wide (the grid stays centred)."""
     images = [torch.as_tensor(img).detach().cpu() for img in images]
     n = len(images)
     if n == 0:
@@ -57,13 +60,13 @@ def image_grid(
         raise ValueError(f"got {len(titles)} titles for {n} images")
     ncols = min(n, ncols or math.ceil(math.sqrt(n)))
     nrows = math.ceil(n / ncols)
-    title_room = 0.25 if titles is not None else 0.0
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(cell_size * ncols, (cell_size + title_room) * nrows + (0.4 if suptitle else 0)),
-        squeeze=False,
-    )
+    title_room = 0.3 if titles is not None else 0.0
+    width = cell_size * ncols
+    height = (cell_size + title_room) * nrows + (0.5 if suptitle else 0)
+    fig = plt.figure(figsize=(max(width, min_width), height), layout="constrained")
+    margin = max(1e-3, (min_width - width) / 2)  # empty columns left and right
+    grid = fig.add_gridspec(nrows, ncols + 2, width_ratios=[margin, *[cell_size] * ncols, margin])
+    axes = np.array([[fig.add_subplot(grid[r, c + 1]) for c in range(ncols)] for r in range(nrows)])
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -75,7 +78,6 @@ def image_grid(
             ax.set_title(titles[i], fontsize=fontsize)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
     return fig
 
 
@@ -86,7 +88,7 @@ def alphabet_gallery(data: AlphabetData, drawer: int = 0, ncols: int = 4) -> Fig
         first = int(list(data.character_indices(name))[0])
         images.append(data.images[first, drawer])
         titles.append(pretty_name(name))
-    return image_grid(images, titles, ncols=ncols, cell_size=1.6, fontsize=9)
+    return image_grid(images, titles, ncols=ncols, cell_size=2.2, fontsize=12)
 
 
 def character_gallery(
@@ -107,7 +109,7 @@ def character_gallery(
         titles,
         ncols=ncols,
         cell_size=0.8,
-        fontsize=7,
+        fontsize=11,
         suptitle=f"{pretty_name(alphabet)}: {len(indices)} characters, drawer {drawer + 1}",
     )
 

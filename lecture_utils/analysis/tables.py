@@ -9,6 +9,7 @@ Scores are fractions; they are shown in percent (``scale=100``).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -109,20 +110,28 @@ def plot_arms(
     ax: Axes | None = None,
     ylabel: str = "test accuracy (%)",
     scale: float = 100.0,
+    xlabel: str = "arm",
 ) -> Axes:
-    """Bars of the arms' means with t 95% intervals; every seed's score as a dot."""
+    """Bars of the arms' means with t 95% intervals; every seed's score as a dot. Long arm
+    names are wrapped and tilted, so they never overlap."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.3 * len(scores) + 2, 3.2))
+        width = max(1.6 * len(scores) + 2.5, 9.0)
+        _, ax = plt.subplots(figsize=(width, 4.8), layout="constrained")
     names = list(scores)
     for i, name in enumerate(names):
         mean, half = mean_and_half_width(scores[name])
         ax.bar(i, scale * mean, yerr=scale * half, capsize=4, color=f"C{i % 10}", alpha=0.75)
-        ax.plot([i] * len(scores[name]), [scale * v for v in scores[name]], "k.", ms=4)
-    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+        ax.plot([i] * len(scores[name]), [scale * v for v in scores[name]], "k.", ms=6)
+    wrapped = [textwrap.fill(name, 16) for name in names]
+    ax.set_xticks(range(len(names)), wrapped, rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, scale)
     n = len(next(iter(scores.values()), []))
-    ax.set_title(f"{title}\n(bars: mean, t 95% interval over {n} seeds; dots: seeds)", fontsize=9)
+    note = f"(bars: mean, t 95% interval over {n} seeds; dots: seeds)"
+    inches = ax.get_position().width * ax.figure.get_figwidth()
+    size = ax.title.get_fontsize()
+    ax.set_title(f"{title}\n{textwrap.fill(note, max(20, int(inches * 72 / (0.55 * size))))}")
     ax.grid(axis="y", alpha=0.3)
     return ax
 

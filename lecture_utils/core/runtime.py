@@ -46,7 +46,14 @@ def budget(full: T, fast: T) -> T:
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, torch (and numpy if present); return a torch Generator seeded the same."""
+    """Seed Python, torch (and numpy if present); return a torch Generator seeded the same.
+
+    Every notebook's first cell calls this, so it also sets the collection's figure style
+    (:func:`lecture_utils.core.figure_style.apply_style`, once per process).
+    """
+    from lecture_utils.core import figure_style
+
+    figure_style.apply_style()
     random.seed(seed)
     torch.manual_seed(seed)
     try:

@@ -105,15 +105,15 @@ def fixed_episodes(sampler: EpisodeSampler, n_tasks: int) -> list[Episode]:
 
 
 @torch.no_grad()
-def prediction_change_rate(
+def prediction_changes(
     model: nn.Module, episodes: Sequence[Episode], seed: int = 0
-) -> tuple[float, float]:
-    """Shuffle the order of every support set (with ``seed``); return (fraction of query
-    predictions that change, largest absolute logit change)."""
+) -> tuple[torch.Tensor, float]:
+    """Shuffle the order of every support set (with ``seed``); return (per task, the fraction
+    of its query predictions that change; the largest absolute logit change)."""
     gen = torch.Generator().manual_seed(seed)
     model.eval()
     device = episode_device(model)
-    changed, total, biggest = 0, 0, 0.0
+    rates, biggest = [], 0.0
     for ep in episodes:
         perm = torch.rand(ep.support_y.shape, generator=gen).argsort(dim=1)
         item_axes = (1,) * (ep.support_x.dim() - 2)
@@ -122,7 +122,16 @@ def prediction_change_rate(
         sx, sy, ep = sx.to(device), sy.to(device), ep.to(device)
         before = model(ep.support_x, ep.support_y, ep.query_x)
         after = model(sx, sy, ep.query_x)
-        changed += (before.argmax(-1) != after.argmax(-1)).sum().item()
-        total += ep.query_y.numel()
+        changed = before.argmax(-1) != after.argmax(-1)
+        rates.append(changed.flatten(1).float().mean(1).cpu())
         biggest = max(biggest, (before - after).abs().max().item())
-    return changed / total, biggest
+    return torch.cat(rates), biggest
+
+
+def prediction_change_rate(
+    model: nn.Module, episodes: Sequence[Episode], seed: int = 0
+) -> tuple[float, float]:
+    """Shuffle the order of every support set (with ``seed``); return (fraction of query
+    predictions that change, largest absolute logit change)."""
+    rates, biggest = prediction_changes(model, episodes, seed)
+    return rates.mean().item(), biggest

@@ -327,14 +327,14 @@ def plot_accuracy_vs_shots(runs: Runs, weight: float = 0.5, ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.2))
+        _, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")
     labels = {m: f"{label} (w={weight})" if m == "multitask" else label
               for m, label in _labels(runs).items()}  # fmt: skip
     runs.plot(ax, labels, "A", weight, METHOD_COLORS)
     ax.set_xlabel("labelled examples per class of task A (log scale)")
     ax.set_ylabel("accuracy on A's test drawers (%)")
     ax.set_title(f"Task A accuracy vs data\n(mean, t 95% interval over {len(runs.seeds)} seeds)")
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return ax.figure
 
 
@@ -344,7 +344,7 @@ def plot_forgetting(runs: Runs, shots: int, weight: float = 0.5, compare=None):
     import matplotlib.pyplot as plt
 
     curves = {"transfer: fine-tune all": runs, **(compare or {})}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 5.4), layout="constrained")
     colors = [METHOD_COLORS["finetune"], "tab:red", "tab:green", "tab:brown"]
     for ax, task in zip(axes, ("B", "A"), strict=True):
         for (label, e), color in zip(curves.items(), colors, strict=False):
@@ -358,10 +358,9 @@ def plot_forgetting(runs: Runs, shots: int, weight: float = 0.5, compare=None):
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"task {task}" + (" — with B's own head, kept aside" if task == "B" else ""))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     n = len(runs.seeds)
     fig.suptitle(f"Fine-tuning on {shots} examples per A class (bands: t 95% over {n} seeds)")
-    fig.tight_layout()
     return fig
 
 

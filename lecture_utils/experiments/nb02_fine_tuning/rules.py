@@ -280,18 +280,18 @@ def plot_surgical_curves(result: Surgical, names: Sequence[str], title: str, max
     rates), the kept step marked: flat ends before ``max_steps`` show the budget sufficed."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
     for i, name in enumerate(names):
         for j, ((steps, curve), stop) in enumerate(
             zip(result.curves[name], result.stopped[name], strict=True)
         ):
             label = f"{name} (lr {result.lr[name]:g})" if j == 0 else None
-            ax.plot(steps, [100 * v for v in curve], color=f"C{i}", alpha=0.6, lw=1, label=label)
-            ax.plot([stop], [100 * curve[steps.index(stop)]], "o", color=f"C{i}", ms=3)
+            ax.plot(steps, [100 * v for v in curve], color=f"C{i}", alpha=0.7, label=label)
+            ax.plot([stop], [100 * curve[steps.index(stop)]], "o", color=f"C{i}")
     ax.axvline(max_steps, color="gray", ls="--", label=f"budget cap {max_steps}")
     ax.set(xlabel="step", ylabel="validation accuracy (%)", ylim=(0, 100))
-    ax.set_title(f"{title}\n(one line per seed; dot: the step kept)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"{title}\n(one line per seed; dot: the step kept)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     return fig
 
@@ -315,14 +315,14 @@ def plot_sweep(
     """``what`` against learning rate (log axis), one line per arm, t 95% error bars."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
     plot_intervals(ax, sweeps)
     if mark is not None:
         ax.axvline(mark, color="gray", ls="--", label=f"pretraining lr {mark:g}")
     n = len(next(iter(next(iter(sweeps.values())).values())))
-    ax.set(xscale="log", ylim=(0, 100), ylabel=f"{what} (%)", xlabel=xlabel)
-    ax.set_title(f"{title}\n(mean, t 95% interval over {n} seeds)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set(xscale="log", ylim=(0, 100), ylabel=f"{what} (%)", xlabel=f"{xlabel}; log scale")
+    ax.set_title(f"{title}\n(mean, t 95% interval over {n} seeds)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return fig
 
 
@@ -362,7 +362,7 @@ def fine_tuning_lab(
             scratch[n_steps.value] = run_recipe(
                 scratch_state, target, base, seed, device, curve_every
             )
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig, ax = plt.subplots(figsize=(11, 4.4), layout="constrained")
         label = "+".join(LAYER_NAMES[i] for i in chosen)
         ax.plot(res.curve_steps, [100 * v for v in res.curve], "o-", label=f"fine-tune {label}")
         base = scratch[n_steps.value]
@@ -372,7 +372,7 @@ def fine_tuning_lab(
         ax.set_title(
             f"{target.name}: lr {lr.value:.1e}, ÷{factor.value:.1f} per layer (seed {seed})"
         )
-        ax.legend()
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
         ax.grid(alpha=0.3)
         plt.show()
         return res

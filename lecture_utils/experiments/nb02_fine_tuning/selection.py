@@ -82,7 +82,7 @@ def plot_selection(selection: dict[str, dict[str, list[float]]]):
     """What each selection procedure reports vs what its pick scores on fresh drawers."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
     for j, part in enumerate(["reported", "fresh"]):
         for i, how in enumerate(selection):
             mean, half = mean_and_half_width(selection[how][part])
@@ -91,11 +91,11 @@ def plot_selection(selection: dict[str, dict[str, list[float]]]):
     ax.set_xticks(
         [3 * i + 0.5 for i in range(len(selection))], [f"picked by {h}" for h in selection]
     )
-    ax.set(ylabel="accuracy (%)", ylim=(0, 100))
-    ax.legend()
+    ax.set(xlabel="selection procedure", ylabel="accuracy (%)", ylim=(0, 100))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     ax.grid(axis="y", alpha=0.3)
     n = len(next(iter(selection.values()))["fresh"])
-    ax.set_title(f"Reported vs fresh-drawer accuracy (mean, t 95% over {n} seeds)", fontsize=10)
+    ax.set_title(f"Reported vs fresh-drawer accuracy (mean, t 95% over {n} seeds)")
     return fig
 
 
@@ -115,17 +115,19 @@ def plot_range_tests(tests: dict[int, tuple[list[float], list[float]]], picks: d
     """Smoothed loss against the rate for each seed's range test, its pick marked."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
     for i, (seed, (lrs, losses)) in enumerate(tests.items()):
         curve = smoothed(losses)
-        ax.plot(lrs[: len(curve)], curve, color=f"C{i % 10}", alpha=0.7, lw=1)
-        ax.axvline(picks[seed], color=f"C{i % 10}", ls=":", lw=1)
+        ax.plot(lrs[: len(curve)], curve, color=f"C{i % 10}", alpha=0.8, lw=1.5)
+        ax.axvline(picks[seed], color=f"C{i % 10}", ls=":", lw=1.5)
     ax.set(
-        xscale="log", xlabel="learning rate (raised every step)", ylabel="training loss (smoothed)"
+        xscale="log",
+        xlabel="learning rate (raised every step; log scale)",
+        ylabel="training loss (nats, smoothed)",
     )
     top = max(max(losses[:5]) for _, losses in tests.values())
     ax.set_ylim(0, 1.5 * top)
-    ax.set_title(f"LR range tests, one per seed ({len(tests)}); dotted: picked rate", fontsize=10)
+    ax.set_title(f"LR range tests, one per seed ({len(tests)}); dotted: picked rate")
     ax.grid(alpha=0.3)
     return fig
 
@@ -163,13 +165,13 @@ def plot_learning_curves(curves, threshold: float, title: str):
     """Mean test accuracy against fine-tuning steps per arm (t 95% bands), threshold dashed."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
     for i, (name, (at, per_seed)) in enumerate(curves.items()):
         plot_band(ax, at, per_seed, name, f"C{i}")
     ax.axhline(100 * threshold, color="gray", ls="--", label=f"{100 * threshold:.0f}% threshold")
     n = len(next(iter(curves.values()))[1])
     ax.set(xlabel="training step", ylabel="test accuracy (%)", ylim=(0, 100))
-    ax.set_title(f"{title}\n(mean, t 95% band over {n} seeds)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"{title}\n(mean, t 95% band over {n} seeds)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     return fig

@@ -21,7 +21,7 @@ from lecture_utils.training.evaluation import (
     TaskAccuracy,
     evaluate,
     fixed_episodes,
-    prediction_change_rate,
+    prediction_changes,
 )
 from lecture_utils.training.meta_training import meta_train
 
@@ -228,10 +228,17 @@ def q2_last_step(pixels: dict, counts: Sequence[int], seeds: Sequence[int]) -> s
 # --------------------------------------------------------------------------------------------
 
 
-def permutation_rows(setup: Setup, models: dict[str, nn.Module], n_batches: int = 3) -> dict:
-    """Per model: (fraction of query predictions that flip, largest logit change)."""
+def permutation_rows(
+    setup: Setup, models: dict[str, nn.Module], n_batches: int = 3
+) -> dict[str, tuple[TaskAccuracy, float]]:
+    """Per model: (fraction of query predictions that flip, as a mean over tasks with its t 95%
+    interval; largest logit change)."""
     eps = setup.test_tasks[:n_batches]
-    return {f: prediction_change_rate(m, eps, seed=setup.seed) for f, m in models.items()}
+    rows = {}
+    for f, m in models.items():
+        rates, largest = prediction_changes(m, eps, seed=setup.seed)
+        rows[f] = (TaskAccuracy.from_scores(rates), largest)
+    return rows
 
 
 def memorisation(setup: Setup, steps: int) -> dict[bool, dict[str, float]]:
@@ -262,28 +269,34 @@ def generalisation(
     k_values: Sequence[int],
     n_values: Sequence[int],
     n_tasks: int,
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Accuracy of 5-way 1-shot models at other K (N=5) and other N (K=1); NaN where a model
-    cannot take N classes."""
+) -> tuple[dict[str, list[TaskAccuracy]], dict[str, list[TaskAccuracy | None]]]:
+    """Accuracy (mean and t 95% interval over tasks) of 5-way 1-shot models at other K (N=5)
+    and other N (K=1); None where a model cannot take N classes."""
     grid_k = {f: [] for f in models}
     grid_n = {f: [] for f in models}
     for k in runtime.progress(k_values, desc="K sweep"):
         eps = setup.tasks("test", n_tasks, seed=5, k_shot=k)
         for f, m in models.items():
-            grid_k[f].append(evaluate(m, eps, n_tasks).mean)
+            grid_k[f].append(evaluate(m, eps, n_tasks))
     for n in runtime.progress(n_values, desc="N sweep"):
         eps = fixed_episodes(
             setup.sampler(setup.split["test"], n_way=n, batch_size=50, seed=6), n_tasks
         )
         for f, m in models.items():
             fits = getattr(m, "max_way", None) is None or n <= m.max_way
-            grid_n[f].append(evaluate(m, eps, n_tasks).mean if fits else float("nan"))
+            grid_n[f].append(evaluate(m, eps, n_tasks) if fits else None)
     return grid_k, grid_n
 
 
-def grid_lines(label: str, values: Sequence[int], grid: dict[str, list[float]]) -> str:
-    """One row per model of a K or N sweep, accuracies in %."""
+def grid_lines(
+    label: str, values: Sequence[int], grid: dict[str, list[TaskAccuracy | float | None]]
+) -> str:
+    """One row per model of a K or N sweep, mean accuracies in % (nan where missing)."""
+
+    def mean(a: TaskAccuracy | float | None) -> float:
+        return float("nan") if a is None else a.mean if isinstance(a, TaskAccuracy) else a
+
     lines = [f"{label + ':':<16}" + "".join(f"{v:>8}" for v in values)]
     for f, accs in grid.items():
-        lines.append(f"{f[:15]:<16}" + "".join(f"{100 * a:8.1f}" for a in accs))
+        lines.append(f"{f[:15]:<16}" + "".join(f"{100 * mean(a):8.1f}" for a in accs))
     return "\n".join(lines)

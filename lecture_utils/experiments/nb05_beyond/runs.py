@@ -21,6 +21,7 @@ from torch import nn
 from lecture_utils.analysis.verdicts import in_words
 from lecture_utils.analysis.widget_panel import keyboard_guard
 from lecture_utils.core import runtime, stats
+from lecture_utils.core.figure_style import PALETTE
 from lecture_utils.episodes.sampler import EpisodeSampler
 from lecture_utils.episodes.sine_tasks import RegressionEpisode, SineTasks, make_episode, task_seed
 from lecture_utils.models import regression as br
@@ -34,12 +35,12 @@ LABELS = {
     "pretrained": "pretrained + fine-tuned",
     "scratch": "from scratch",
 }
-COLOURS = {
-    "neural_process": "tab:blue",
-    "attention": "tab:orange",
-    "lstm": "tab:green",
-    "pretrained": "tab:red",
-    "scratch": "tab:purple",
+COLOURS = {  # Okabe-Ito: colour-blind safe
+    "neural_process": PALETTE[0],
+    "attention": PALETTE[4],
+    "lstm": PALETTE[2],
+    "pretrained": PALETTE[1],
+    "scratch": PALETTE[3],
 }
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -240,52 +241,77 @@ def predict(
         return model(ep.support_x[:1], ep.support_y[:1], qx).flatten().cpu(), None
 
 
+def wave_title(amplitude: float, phase: float, k: int | None = None) -> str:
+    """A panel title that names its numbers: ``amplitude A=3.00, phase p=1.00`` (and K)."""
+    title = f"amplitude A={amplitude:.2f}\nphase p={phase:.2f}"
+    return title + (f", K={k}" if k is not None else "")
+
+
 def draw_task(
     ax: Axes, models: dict[str, nn.Module], ep: RegressionEpisode, legend: bool = False
 ) -> None:
-    """True wave, support points, each model's mean and the CNP's ±2 sigma band."""
+    """True wave, support points, each model's mean and the CNP's ±2 sigma band; with
+    ``legend``, a legend to the right of ``ax`` (outside the data)."""
     x = torch.linspace(-5, 5, 200)
     a, p = ep.amplitude[0].item(), ep.phase[0].item()
-    ax.plot(x, a * torch.sin(x - p), color="k", lw=2.5, alpha=0.35, label="true wave")
+    ax.plot(x, a * torch.sin(x - p), color="k", lw=3, alpha=0.35, label="true wave")
     for name, model in models.items():
         mean, sigma = predict(model, ep, x)
         if sigma is not None:
             ax.fill_between(x, mean - 2 * sigma, mean + 2 * sigma, color=COLOURS[name],
                             alpha=0.15, label="CNP ± 2σ")  # fmt: skip
-        ax.plot(x, mean, color=COLOURS[name], lw=1.3, label=LABELS[name])
+        ax.plot(x, mean, color=COLOURS[name], lw=1.8, label=LABELS[name])
     sx, sy = ep.support_x[0, :, 0].cpu(), ep.support_y[0, :, 0].cpu()
-    ax.scatter(sx, sy, color="k", zorder=5, s=22, label="support (D_tr)")
-    ax.set(xlim=(-5, 5), ylim=(-6.5, 6.5), title=f"A={a:.2f}, p={p:.2f}, K={sx.numel()}")
+    ax.scatter(sx, sy, color="k", zorder=5, s=28, label="support (D_tr)")
+    ax.set(xlim=(-5, 5), ylim=(-6.5, 6.5), xlabel="input x", ylabel="output y")
+    ax.set_xticks([-4, -2, 0, 2, 4])  # no label on the edges, where neighbours' labels meet
+    ax.set_title(wave_title(a, p, sx.numel()), fontsize=12)
     if legend:
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
 def prediction_grid(
     models: dict[str, nn.Module], episode: RegressionEpisode, tasks: list[int], ks: list[int]
 ) -> Figure:
-    """Rows: K; columns: meta-test waves ``tasks``; every model on the same support points."""
-    fig, axes = plt.subplots(len(ks), len(tasks), figsize=(3.0 * len(tasks), 2.5 * len(ks)), dpi=80)
+    """Rows: K; columns: meta-test waves ``tasks``; every model on the same support points.
+    One legend for all panels, under them."""
+    fig, axes = plt.subplots(
+        len(ks), len(tasks), figsize=(11.5, 2.6 * len(ks) + 1.2), sharex=True, sharey=True,
+        squeeze=False, layout="constrained",
+    )  # fmt: skip
     for i, k in enumerate(ks):
         for j, t in enumerate(tasks):
             ep = episode.task(t).with_support(k)
-            draw_task(axes[i][j], models, ep, legend=(i, j) == (0, 0))
-    fig.tight_layout()
+            draw_task(axes[i][j], models, ep)
+    for ax in axes.flat:
+        ax.label_outer()
+        if not ax.get_subplotspec().is_last_row():
+            ax.set_xlabel("")
+        if not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
     return fig
 
 
 def error_vs_k_figure(curves: dict[str, dict[int, torch.Tensor]], n_tasks: int) -> Figure:
-    """Mean query MSE (± t 95%) against K for every model, log scale."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    """Mean query MSE (± t 95% over waves) against K for every model, log scales."""
+    fig, ax = plt.subplots(figsize=(11, 4.8), layout="constrained")
     for name, per_k in curves.items():
         ks = sorted(per_k)
         ivs = [interval(per_k[k]) for k in ks]
         ax.errorbar(ks, [iv.mean for iv in ivs], yerr=[iv.half_width for iv in ivs], marker="o",
                     capsize=3, color=COLOURS[name], label=LABELS[name])  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="K (support points)", ylabel="query MSE",
-           title=f"Error against K ({n_tasks} meta-test waves, t 95% intervals)")  # fmt: skip
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="K (support points, log scale)",
+        ylabel="query MSE (log scale)",
+        title=f"Error against K ({n_tasks} meta-test waves; error bars: t 95% over waves)",
+    )
     ax.set_xticks(ks, [str(k) for k in ks])
+    ax.minorticks_off()
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return fig
 
 
@@ -316,7 +342,7 @@ class AdaptExplorer:
     def draw(self, amplitude: float, phase: float, k_shot: int, seed: int) -> None:
         gen = torch.Generator().manual_seed(seed)
         ep = make_episode(torch.tensor([amplitude]), torch.tensor([phase]), k_shot, 1, gen)
-        fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=80)
+        fig, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
         draw_task(ax, self.models, ep, legend=True)
         plt.show()
 
@@ -385,18 +411,23 @@ def trajectory_figure(
     support: tuple[torch.Tensor, torch.Tensor] | list[torch.Tensor],
     tasks: list[int],
 ) -> Figure:
-    """A few goals: each policy's path, the goal (star) and the demonstrated pairs (arrows)."""
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.3 * len(tasks), 3.4))
+    """A few goals: each policy's path, the goal (star) and the demonstrated pairs (arrows);
+    one legend for all panels, under them."""
+    fig, axes = plt.subplots(
+        1, len(tasks), figsize=(11.5, 4.4), sharex=True, sharey=True, squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    axes = axes[0]
     for ax, t in zip(axes, tasks, strict=True):
-        for (name, path), c in zip(paths.items(), ["k", "tab:blue", "tab:red"], strict=False):
-            ax.plot(path[t, :, 0], path[t, :, 1], ".-", color=c, lw=1.2, ms=3, label=name)
+        for (name, path), c in zip(paths.items(), ["k", PALETTE[0], PALETTE[1]], strict=False):
+            ax.plot(path[t, :, 0], path[t, :, 1], ".-", color=c, lw=1.6, ms=5, label=name)
         sx, sy = support[0][t], support[1][t]
         ax.quiver(sx[:, 0], sx[:, 1], sy[:, 0], sy[:, 1], angles="xy", scale_units="xy",
-                  scale=1, color="tab:green", width=0.008, label="D_tr pairs")  # fmt: skip
-        ax.plot(*goals[t], "*", color="gold", ms=16, mec="k", label="goal (the task)")
+                  scale=1, color=PALETTE[2], width=0.008, label="D_tr pairs")  # fmt: skip
+        ax.plot(*goals[t], "*", color=PALETTE[4], ms=18, mec="k", label="goal (the task)")
         ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal", title=f"meta-test goal {t}")
-    axes[0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+        ax.set(xlabel="position x1", ylabel="position x2" if ax is axes[0] else "")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     return fig
 
 

@@ -57,7 +57,7 @@ def layout_figure(tokens: torch.Tensor, mask: torch.Tensor, title: str = "") -> 
     """
     n = len(tokens)
     roles = token_roles(tokens, mask)
-    fig, ax = plt.subplots(figsize=(min(12.5, 0.34 * n + 1.2), 2.9), dpi=100)
+    fig, ax = plt.subplots(figsize=(max(9.0, min(11.5, 0.34 * n + 1.2)), 3.2), layout="constrained")
     for i, (t, role) in enumerate(zip(tokens.tolist(), roles, strict=True)):
         ax.add_patch(Rectangle((i, 0), 0.92, 1, color=ROLE_COLOURS[role], ec="k", lw=0.6))
         ax.text(i + 0.46, 0.5, st.show([t]), ha="center", va="center", fontsize=FONT,
@@ -81,7 +81,6 @@ def layout_figure(tokens: torch.Tensor, mask: torch.Tensor, title: str = "") -> 
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=FONT)
-    fig.tight_layout()
     return fig
 
 
@@ -96,7 +95,9 @@ def accuracy_figure(
     ``curves[metric][arm][k]`` is the interval of that arm at that K.
     """
     metrics = list(curves)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(11, 4.3), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(11, 4.8), squeeze=False, layout="constrained"
+    )
     ks: Sequence[int] = []
     for ax, metric in zip(axes[0], metrics, strict=True):
         for j, (arm, per_k) in enumerate(curves[metric].items()):
@@ -116,8 +117,6 @@ def accuracy_figure(
         ax.tick_params(labelsize=FONT - 1)
         ax.grid(alpha=0.3)
     handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=FONT - 1,
-               frameon=False)  # fmt: skip
-    fig.suptitle(f"error bars: t 95% over {n_seeds} training seeds", fontsize=FONT - 1, y=0.99)
-    fig.tight_layout(rect=(0, 0.09, 1, 0.97))
+    fig.legend(handles, names, loc="outside lower center", ncol=len(names), fontsize=FONT - 1)
+    fig.suptitle(f"error bars: t 95% over {n_seeds} training seeds", fontsize=FONT)
     return fig

@@ -31,3 +31,19 @@ def test_image_grid_lays_out_titles_and_hides_spare_axes() -> None:
         plotting.image_grid([])
     with pytest.raises(ValueError, match="2 titles for 3 images"):
         plotting.image_grid([torch.zeros(2, 2)] * 3, titles=["a", "b"])
+
+
+@pytest.mark.parametrize(("n", "ncols", "cell"), [(4, 4, 1.1), (24, 12, 0.8), (5, 5, 2.2)])
+def test_galleries_fit_a_slide_with_readable_titles(n: int, ncols: int, cell: float) -> None:
+    """Narrow grids are centred on a figure at least 9 in wide; titles stay >= 11 pt."""
+    from lecture_utils.core import figure_style
+
+    with matplotlib.rc_context():
+        figure_style.apply_style(force=True)
+        fig = plotting.image_grid(
+            [torch.rand(8, 8)] * n, [f"{i:02d}" for i in range(n)], ncols=ncols, cell_size=cell
+        )
+        assert figure_style.audit_figure(fig) == []
+        assert fig.get_figwidth() >= 9.0
+        centres = [ax.get_position().x0 + ax.get_position().width / 2 for ax in fig.axes[:ncols]]
+        assert sum(centres) / ncols == pytest.approx(0.5, abs=0.02)

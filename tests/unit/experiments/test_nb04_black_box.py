@@ -11,12 +11,13 @@ import pytest
 import torch
 from shared import NOTEBOOK_DIR
 
-from lecture_utils.core import store
+from lecture_utils.core import figure_style, store
 from lecture_utils.episodes.sampler import ClassSplit
 from lecture_utils.experiments.nb04_black_box import families as bb
 from lecture_utils.experiments.nb04_black_box import plots as plots
 from lecture_utils.experiments.nb04_black_box import sweeps as sweeps
 from lecture_utils.experiments.nb04_black_box.setup import Setup, describe_pretraining, prepare
+from lecture_utils.training.evaluation import TaskAccuracy
 
 matplotlib.use("Agg")
 S = 16
@@ -39,6 +40,21 @@ def setup(tmp_path, monkeypatch) -> Setup:
 STAGES = [(2, 1, 2), (3, 1, 2), (4, 1, 2), (5, 1, 2)]
 
 
+@pytest.fixture(autouse=True)
+def styled():
+    """The collection's figure style, as the notebooks have it; rcParams restored after."""
+    with matplotlib.rc_context():
+        figure_style.apply_style(force=True)
+        yield
+    matplotlib.pyplot.close("all")
+
+
+def error_bar_count(fig) -> int:
+    """Sets of error bars drawn (``errorbar`` and bars with ``yerr``/``xerr`` alike)."""
+    error_bars = matplotlib.container.ErrorbarContainer
+    return sum(isinstance(c, error_bars) for ax in fig.axes for c in ax.containers)
+
+
 def test_families_table_and_homework_settings(setup: Setup) -> None:
     assert not setup.pretrained.loaded and "4 steps" in describe_pretraining(setup)
     run = bb.train_families(setup, steps=3, lstm_stages=STAGES, eval_every=2)
@@ -55,8 +71,47 @@ def test_families_table_and_homework_settings(setup: Setup) -> None:
     accounting = bb.step_accounting(setup, run, finetune_steps=1)
     assert "attention e2e" in accounting and f"{setup.pretrained.steps + 8}" in accounting
     assert "paired" not in bb.versus_baseline(run.results, baseline)  # words, not jargon
-    plots.learning_curves(run.histories, chance=0.2)
-    plots.homework_figure(results, histories, bb.HANDOUT)
+    assert figure_style.audit_figure(plots.learning_curves(run.histories, chance=0.2)) == []
+    fig = plots.homework_figure(results, histories, bb.HANDOUT)
+    assert figure_style.audit_figure(fig) == []
+    assert all(ax.get_ylim() == (0, 100) for ax in fig.axes)  # noise is not magnified
+    fig = plots.versus_baseline_figure(run.results, baseline)
+    assert figure_style.audit_figure(fig) == [] and error_bar_count(fig) == 1
+
+
+def test_d_and_f_show_t_intervals_over_tasks(setup: Setup) -> None:
+    """(d) support-order shuffling and (f) other K / other N carry t 95% error bars over tasks,
+    say so, and pass the projector audit."""
+    models = {
+        "feedforward": bb.black_box.build_model(
+            "feedforward", "features", feature_dim=setup.bank.feature_dim, seed=0
+        ),
+        "NCM baseline (h)": bb.black_box.NearestClassMean(
+            torch.nn.Flatten(), setup.bank.feature_dim
+        ),
+    }
+    rows = sweeps.permutation_rows(setup, models, n_batches=1)
+    rate, largest = rows["NCM baseline (h)"]
+    assert isinstance(rate, TaskAccuracy) and rate.n_tasks > 1 and rate.mean == 0 and largest < 1e-4
+    fig = plots.bars({f: r for f, (r, _) in rows.items()}, "changed (%)", "d. Shuffling")
+    assert "t 95% over tasks" in fig.axes[0].get_title() and error_bar_count(fig) == 1
+    assert fig.axes[0].get_ylim()[0] == 0 and figure_style.audit_figure(fig) == []
+    grid_k, grid_n = sweeps.generalisation(setup, models, [1, 2], [2, 5], n_tasks=4)
+    assert all(isinstance(a, TaskAccuracy) for a in grid_k["feedforward"] + grid_n["feedforward"])
+    fig = plots.generalisation_figure([1, 2], [2, 5], grid_k, grid_n)
+    assert error_bar_count(fig) == 4 and figure_style.audit_figure(fig) == []
+    assert "t 95% over tasks" in fig.legends[0].get_title().get_text()
+
+
+def test_grid_lines_print_means_and_missing_cells() -> None:
+    grid = {"lstm": [TaskAccuracy.from_scores([0.5, 0.7]), None], "old": [0.25, 0.5]}
+    text = sweeps.grid_lines("N", [2, 5], grid)
+    assert "60.0" in text and "nan" in text and "25.0" in text
+
+
+def test_bars_without_intervals_say_nothing_about_them() -> None:
+    fig = plots.bars({"a": 0.5, "b": 0.25}, "share (%)", "plain")
+    assert error_bar_count(fig) == 0 and "t 95%" not in fig.axes[0].get_title()
 
 
 def test_q3_is_reproducible_and_prints_its_findings(setup: Setup) -> None:
@@ -72,7 +127,7 @@ def test_q3_is_reproducible_and_prints_its_findings(setup: Setup) -> None:
     assert "t 95%" in sweeps.q3_table(first)
     answer = sweeps.q3_answer(first)
     assert answer.count("points") == 3 and "40 numbers of per-class context" in answer
-    plots.q3_figure(first, chance=0.2, steps=2)
+    assert figure_style.audit_figure(plots.q3_figure(first, chance=0.2, steps=2)) == []
 
 
 def test_q2_sweep_summarises_over_seeds(setup: Setup) -> None:

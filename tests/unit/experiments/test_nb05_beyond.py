@@ -37,3 +37,24 @@ def test_average_wave_is_the_task_blind_guess() -> None:
     )
     want = ((1 - 2 / math.pi) * 2.55 * torch.cos(episode.query_x)).pow(2).mean()
     torch.testing.assert_close(bc.average_wave_mse(episode), want.reshape(1))
+
+
+def test_wave_panels_name_their_numbers_and_pass_the_projector_audit() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lecture_utils.core import figure_style
+
+    assert bc.wave_title(3.0, 1.0, 5) == "amplitude A=3.00\nphase p=1.00, K=5"
+    gen = torch.Generator().manual_seed(0)
+    episode = make_episode(torch.tensor([3.0, 1.5]), torch.tensor([1.0, 0.2]), 10, 1, gen)
+    with matplotlib.rc_context():
+        figure_style.apply_style(force=True)
+        fig = bc.prediction_grid({}, episode, tasks=[0, 1], ks=[5, 10])
+        assert figure_style.audit_figure(fig) == []
+        assert fig.axes[0].get_title().startswith("amplitude A=3.00")
+        assert fig.axes[0].get_ylabel() == "output y" and fig.legends  # one legend, outside
+        paths = {name: torch.rand(2, 5, 2) for name in ("expert", "CNP", "pooled")}
+        fig = bc.trajectory_figure(paths, torch.rand(2, 2), (torch.rand(2, 3, 2),) * 2, [0, 1])
+        assert figure_style.audit_figure(fig) == []
+        matplotlib.pyplot.close("all")

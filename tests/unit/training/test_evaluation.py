@@ -71,6 +71,16 @@ def test_prediction_change_rate_tells_sets_from_sequences(images: torch.Tensor) 
     assert evaluation.prediction_change_rate(lstm, eps)[1] > 1e-4
 
 
+def test_prediction_changes_are_per_task_and_average_to_the_rate(images: torch.Tensor) -> None:
+    eps = [sampler(images, n_query=2).sample() for _ in range(2)]
+    lstm = black_box.build_model("lstm", "pixels", n_way=3, image_size=S)
+    rates, largest = evaluation.prediction_changes(lstm, eps, seed=1)
+    assert rates.shape == (sum(len(ep.support_x) for ep in eps),)
+    assert ((rates >= 0) & (rates <= 1)).all()
+    rate, same_largest = evaluation.prediction_change_rate(lstm, eps, seed=1)
+    assert rates.mean().item() == pytest.approx(rate) and same_largest == largest
+
+
 # ---- the evaluation protocol as a contract ------------------------------
 
 
