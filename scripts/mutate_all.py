@@ -1,0 +1,274 @@
+"""Systematic mutation testing: mutmut 3 over the generic modules, one module at a time.
+
+``scripts/mutate.py`` (``make mutate``) plants hand-written bugs; this script lets mutmut plant
+every small mutation it knows (operators, constants, arguments, return values...) in each module
+of ``SCOPE`` and runs only that module's own unit tests against each mutant. For every module the
+repository is copied to ``build/mutate_all/<module>/`` (without .venv, .git and data), the copy's
+``[tool.mutmut]`` (pyproject.toml) is narrowed to that module and its tests, and there::
+
+    mutmut run --max-children 1          # LECTURE_DEVICE=cpu LECTURE_FAST_MODE=1, one thread
+
+Then a table: per module the mutants in total, killed (a test failed, or it timed out),
+survived, equivalent (survivors listed in ``EQUIVALENT`` with the reason no test can tell them
+apart) and the score ``killed / (total - equivalent)``.
+
+    python scripts/mutate_all.py                   # every module (make mutate-all)
+    python scripts/mutate_all.py --only core/stats.py
+    python scripts/mutate_all.py --show            # also print each unexplained survivor's diff
+
+Exit status: 0 when every module reaches ``--min-score`` (default 90%); 1 when one does not, or
+an ``EQUIVALENT`` entry names no surviving mutant (the code moved: update it); 2 when mutmut
+fails. The copies stay in build/ (git-ignored) for ``cd build/mutate_all/<module> && mutmut
+show NAME``. ``$OMNIGLOT_DIR`` is passed through; without it tests marked ``real_data`` are
+deselected (and the scores can be lower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "build" / "mutate_all"
+SKIP_TOP = {".venv", ".git", "data", "build", "mutants", "student", "slides", "notebooks"}
+SKIP_ANY = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
+TIMEOUT = 1800  # seconds per module
+
+# Module (under lecture_utils/) -> the unit tests run against its mutants.
+SCOPE: dict[str, tuple[str, ...]] = {
+    "core/stats.py": ("tests/unit/core/test_stats.py",),
+    "core/store.py": ("tests/unit/core",),
+    "episodes/sampler.py": ("tests/unit/episodes",),
+    "episodes/task_batch.py": ("tests/unit/episodes",),
+    "training/evaluation.py": ("tests/unit/training",),
+    "training/trainer.py": ("tests/unit/training",),
+    "data/transforms.py": ("tests/unit/data/test_transforms.py",),
+    "models/black_box/feedforward.py": ("tests/unit/models/black_box",),
+}
+
+# Surviving mutants that no test can kill, by mutmut's name, with the reason. Names carry the
+# function and a counter, so they change when the function changes: then the run says so.
+EQUIVALENT: dict[str, str] = {}
+
+KILLED = {"killed", "timeout", "segfault", "suspicious"}
+STATUS_LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>[a-z ]+)$")
+
+
+@dataclass
+class Result:
+    """One module's counts."""
+
+    module: str
+    total: int
+    killed: int
+    survivors: list[str]
+    equivalent: int
+    seconds: float
+
+    @property
+    def survived(self) -> int:
+        return len(self.survivors)
+
+    @property
+    def score(self) -> float:
+        denominator = self.total - self.equivalent
+        return 100.0 * self.killed / denominator if denominator else 100.0
+
+
+def mutmut_command() -> list[str]:
+    """mutmut from the running interpreter's environment."""
+    return [sys.executable, "-m", "mutmut"]
+
+
+def slug(module: str) -> str:
+    return module.removesuffix(".py").replace("/", ".")
+
+
+def copy_repo(dest: Path) -> Path:
+    """A fresh copy of the repository at ``dest`` without .venv, .git, data and caches."""
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skip = {n for n in names if n in SKIP_ANY or n.endswith(".egg-info")}
+        if Path(folder).resolve() == REPO:
+            skip |= SKIP_TOP & set(names)
+        return skip
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(REPO, dest, ignore=ignore, symlinks=True)
+    (dest / "data").mkdir()  # an empty download cache, so nothing is written outside the copy
+    return dest
+
+
+def narrow_config(root: Path, module: str, tests: tuple[str, ...], real_data: bool) -> None:
+    """Point the copy's ``[tool.mutmut]`` ``only_mutate`` and test selection at one module."""
+    path = root / "pyproject.toml"
+    text = path.read_text(encoding="utf-8")
+    settings = {
+        "only_mutate": f'["lecture_utils/{module}"]',
+        "pytest_add_cli_args_test_selection": "[" + ", ".join(f'"{t}"' for t in tests) + "]",
+    }
+    for key, value in settings.items():
+        text, count = re.subn(rf"(?m)^{key} = \[[^\]]*\]$", f"{key} = {value}", text)
+        if count != 1:
+            sys.exit(f"pyproject.toml: [tool.mutmut] needs exactly one one-line {key} = [...]")
+    if not real_data:
+        text = text.replace('"not browser"', '"not browser and not real_data"')
+    path.write_text(text, encoding="utf-8")
+
+
+def child_env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        LECTURE_DEVICE="cpu",
+        LECTURE_FAST_MODE="1",
+        # Subprocesses started by a test import the mutated copy too.
+        PYTHONPATH=str(root / "mutants"),
+        PYTHONDONTWRITEBYTECODE="1",
+        # One thread: fork-safe (mutmut forks a worker per mutant) and fair on a shared machine.
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
+    env.pop("LECTURE_DATA_DIR", None)  # keep every cache inside the copy
+    if env.get("OMNIGLOT_DIR"):
+        env["OMNIGLOT_DIR"] = str(Path(env["OMNIGLOT_DIR"]).expanduser().resolve())
+    return env
+
+
+def statuses(root: Path) -> dict[str, str]:
+    """Every mutant's status, from ``mutmut results --all true``."""
+    out = subprocess.run(
+        [*mutmut_command(), "results", "--all", "true"],
+        cwd=root,
+        env=child_env(root),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        print(out.stdout + out.stderr, file=sys.stderr)
+        sys.exit(2)
+    found = {}
+    for line in out.stdout.splitlines():
+        match = STATUS_LINE.match(line)
+        if match:
+            found[match["name"]] = match["status"]
+    return found
+
+
+def show(root: Path, name: str) -> str:
+    out = subprocess.run(
+        [*mutmut_command(), "show", name],
+        cwd=root,
+        env=child_env(root),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip()
+
+
+def run_module(module: str, tests: tuple[str, ...], show_diffs: bool) -> Result:
+    """Mutate one module in its own copy and count the outcomes."""
+    root = copy_repo(WORK / slug(module))
+    narrow_config(root, module, tests, real_data=bool(os.environ.get("OMNIGLOT_DIR")))
+    start = time.monotonic()
+    log = root / "mutmut-run.log"
+    with log.open("w") as handle:
+        try:
+            proc = subprocess.run(
+                [*mutmut_command(), "run", "--max-children", "1"],
+                cwd=root,
+                env=child_env(root),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                timeout=TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            sys.exit(f"{module}: mutmut did not finish in {TIMEOUT} s (log: {log})")
+    seconds = time.monotonic() - start
+    found = statuses(root)
+    if proc.returncode != 0 or not found:
+        sys.exit(f"{module}: mutmut failed (exit {proc.returncode}); see {log}")
+    killed = sum(status in KILLED for status in found.values())
+    survivors = sorted(n for n, s in found.items() if s not in KILLED and n not in EQUIVALENT)
+    equivalent = sum(n in EQUIVALENT and found[n] not in KILLED for n in found)
+    for name in survivors:
+        print(f"  survived: {name} ({found[name]})")
+        if show_diffs:
+            print(show(root, name))
+    return Result(module, len(found), killed, survivors, equivalent, seconds)
+
+
+def stale_equivalents(results: list[Result]) -> list[str]:
+    """``EQUIVALENT`` names of the modules run that no longer name a surviving mutant."""
+    prefixes = {f"lecture_utils.{slug(r.module)}.": r for r in results}
+    stale = []
+    for name in EQUIVALENT:
+        for prefix, result in prefixes.items():
+            if name.startswith(prefix):
+                root = WORK / slug(result.module)
+                status = statuses(root).get(name)
+                if status is None or status in KILLED:
+                    stale.append(f"{name} ({status or 'no such mutant'})")
+    return stale
+
+
+def print_table(results: list[Result]) -> None:
+    header = ("module", "total", "killed", "survived", "equivalent", "score", "time")
+    rows = [header] + [
+        (
+            r.module,
+            str(r.total),
+            str(r.killed),
+            str(r.survived),
+            str(r.equivalent),
+            f"{r.score:.1f}%",
+            f"{r.seconds:.0f} s",
+        )
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", choices=sorted(SCOPE), help="one module")
+    parser.add_argument("--show", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--min-score", type=float, default=90.0, help="percent, per module")
+    args = parser.parse_args(argv)
+    modules = args.only or list(SCOPE)
+    if not os.environ.get("OMNIGLOT_DIR"):
+        print("OMNIGLOT_DIR is not set: tests marked real_data are deselected.")
+    results = []
+    for module in modules:
+        print(f"{module}: mutmut over {' '.join(SCOPE[module])}", flush=True)
+        results.append(run_module(module, SCOPE[module], args.show))
+    print()
+    print_table(results)
+    failed = [r.module for r in results if r.score < args.min_score]
+    stale = stale_equivalents(results)
+    if failed:
+        print(f"\nbelow {args.min_score:.0f}%: {', '.join(failed)}")
+    if stale:
+        print("\nEQUIVALENT entries that name no surviving mutant:\n  " + "\n  ".join(stale))
+    return 1 if failed or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
