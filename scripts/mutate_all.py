@@ -129,14 +129,14 @@ def child_env(root: Path) -> dict[str, str]:
     env.update(
         LECTURE_DEVICE="cpu",
         LECTURE_FAST_MODE="1",
-        # Subprocesses started by a test import the mutated copy too.
-        PYTHONPATH=str(root / "mutants"),
         PYTHONDONTWRITEBYTECODE="1",
         # One thread: fork-safe (mutmut forks a worker per mutant) and fair on a shared machine.
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
     )
     env.pop("LECTURE_DATA_DIR", None)  # keep every cache inside the copy
+    # mutmut puts its mutants/ first on sys.path itself; a PYTHONPATH breaks conftest imports.
+    env.pop("PYTHONPATH", None)
     if env.get("OMNIGLOT_DIR"):
         env["OMNIGLOT_DIR"] = str(Path(env["OMNIGLOT_DIR"]).expanduser().resolve())
     return env
