@@ -62,6 +62,40 @@ _REASONS: dict[str, tuple[str, ...]] = {
         "core.stats.x_paired_difference__mutmut_17",
         "core.stats.x_paired_difference__mutmut_18",
     ),
+    "fsync is a durability measure whose effect shows only after a power loss; its errors are "
+    "suppressed, so every variant leaves the same files": (
+        *(f"core.store.x__fsync__mutmut_{n}" for n in (1, 2, 8, 9, 10, 11, 13, 16, 17, 18, 19, 20)),
+        "core.store.x_atomic_write__mutmut_34",
+        "core.store.x_atomic_write__mutmut_36",
+        "core.store.x_atomic_write__mutmut_37",
+    ),
+    "map_location: checkpoints are always saved from CPU copies (_checkpoint_payload), so "
+    "loading them needs no mapping": (
+        "core.store.x_read_checkpoint__mutmut_8",
+        "core.store.x_read_checkpoint__mutmut_11",
+    ),
+    "weights_only=None or left out means True in torch >= 2.6 (the project needs 2.13's "
+    "behaviour; weights_only=False is killed)": (
+        "core.store.x_read_checkpoint__mutmut_9",
+        "core.store.x_read_checkpoint__mutmut_12",
+    ),
+    "follow_symlinks=None is falsy, the same as False": (
+        "core.store.x_remove_stale_temporaries__mutmut_12",
+        "core.store.x_remove_stale_temporaries__mutmut_16",
+        "core.store.x_remove_stale_temporaries__mutmut_21",
+    ),
+    "symlinks are skipped before stat(), and rmtree refuses a symlink to a folder (errors "
+    "ignored), so following them changes nothing": (
+        "core.store.x_remove_stale_temporaries__mutmut_13",
+        "core.store.x_remove_stale_temporaries__mutmut_22",
+    ),
+    "stat() fails only when an entry vanishes between scandir and stat (a race between "
+    "processes): not reproducible in a test": ("core.store.x_remove_stale_temporaries__mutmut_23",),
+    "whole_number's minimum defaults to 1, the value passed": (
+        "training.evaluation.x_fixed_episodes__mutmut_7",
+    ),
+    "free is never left None: disk_usage of the root folder, the last parent tried, "
+    "always succeeds": ("core.store.x_as_write_error__mutmut_5",),
 }
 EQUIVALENT: dict[str, str] = {
     f"lecture_utils.{name}": reason for reason, names in _REASONS.items() for name in names

@@ -420,9 +420,18 @@ def test_is_stale_at_exactly_the_age_limit():
     assert store._is_stale(mine, store.LIVE_WRITER_SECONDS + 1, 1.0) is True
 
 
-def test_pid_alive_for_this_process():
-    """_pid_alive 11: a running process is alive."""
+def test_pid_alive_when_it_cannot_be_checked(monkeypatch):
+    """_pid_alive 11 (a process owned by someone else exists) and 4 (off POSIX every writer
+    counts as alive: os.kill would end it)."""
     assert store._pid_alive(os.getpid()) is True
+
+    def not_yours(pid, signal):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(store.os, "kill", not_yours)
+    assert store._pid_alive(1) is True
+    monkeypatch.setattr(store.os, "name", "nt")
+    assert store._pid_alive(2**22 + 1) is True
 
 
 def _age(path: Path, seconds: float = 3600.0) -> None:
