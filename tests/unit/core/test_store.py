@@ -511,15 +511,21 @@ def test_write_error_reason_and_fix_by_hand(tmp_path):
     )
 
 
+# Under mutmut (make mutate-all) every function is called through a trampoline, one stack frame
+# more: the stacklevel checks below only hold on the real code.
+TRAMPOLINED = hasattr(store, "x_warn_once__mutmut_orig")
+
+
 def _warn_from_here(key: str) -> None:
     store.warn_once(key, "once")
 
 
 def test_warn_once_points_at_the_callers_caller():
-    """warn_once 8, 9: stacklevel=3 names the code that called the function that warns."""
+    """warn_once 8, 9 (not under mutmut, see TRAMPOLINED): stacklevel=3 names the code that
+    called the function that warns."""
     with pytest.warns(CacheWarning) as record:
         _warn_from_here(f"test-stacklevel-{time.time()}")
-    assert record[0].filename == __file__
+    assert TRAMPOLINED or record[0].filename == __file__
 
 
 def test_load_checkpoint_mismatch_messages_by_hand(tmp_path):
@@ -655,7 +661,8 @@ def test_cached_module_stores_its_settings(tmp_path):
 
 @pytest.mark.parametrize("deleted", [True, False])
 def test_cached_module_damaged_entry_warning_by_hand(tmp_path, monkeypatch, deleted):
-    """cached_module 11-18, 24, 27-33: the exact warning, at the caller's line."""
+    """cached_module 11-18, 27-31: the exact warning; at the caller's line (24, 33: not under
+    mutmut, see TRAMPOLINED)."""
     path = _save_payload(tmp_path / "m.pt", checksum="0")
     if not deleted:
         monkeypatch.setattr(store, "remove_file", lambda p: False)
@@ -667,7 +674,7 @@ def test_cached_module_damaged_entry_warning_by_hand(tmp_path, monkeypatch, dele
         f"contents were changed or damaged after it was written); {gone} and the model is "
         "being retrained."
     )
-    assert record[0].filename == __file__
+    assert TRAMPOLINED or record[0].filename == __file__
 
 
 def test_cached_module_unwritable_folder_warning_by_hand(tmp_path):
