@@ -236,3 +236,99 @@ def test_fit_trains_only_the_trainable_parameters_with_adam() -> None:
     trainer.fit(again, lambda step: (again(x) - y).pow(2).mean(), steps=1, lr=0.1, progress=False)
     step = (again[1].weight - before).abs()
     torch.testing.assert_close(step, torch.full_like(step, 0.1))
+
+
+# -- contracts found by mutation testing (make mutate-all); each names the mutants it kills -----
+
+
+def _spy_progress(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Record every progress bar asked for (and show none)."""
+    calls: list[dict] = []
+    real = runtime.progress
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(dict(kwargs))
+        return real(*args, **{**kwargs, "disable": True})
+
+    monkeypatch.setattr(runtime, "progress", spy)
+    return calls
+
+
+def _zero_loss(model: nn.Module) -> torch.Tensor:
+    return sum(p.sum() for p in model.parameters()) * 0.0
+
+
+def _moved(before: nn.Module, after: nn.Module) -> float:
+    return max(
+        (p - q).abs().max().item()
+        for p, q in zip(before.parameters(), after.parameters(), strict=True)
+    )
+
+
+def test_fit_passes_every_setting_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fit 4, 13 (weight decay: none by default, else Adam's), 20, 29 (clip_grad), 21, 30, 5
+    (progress, on by default), 22, 31 (on_step), 27, 28 (schedule)."""
+    calls = _spy_progress(monkeypatch)
+    model = toy_model()
+    trainer.fit(model, lambda s: _zero_loss(model), steps=3, lr=0.1)
+    assert _moved(toy_model(), model) == 0.0 and calls[-1]["disable"] is False
+    model = toy_model()
+    trainer.fit(model, lambda s: _zero_loss(model), steps=3, lr=0.1, weight_decay=0.5)
+    assert _moved(toy_model(), model) > 0.01  # Adam turns the decay term into ~lr steps
+    x = toy_data().x[:8]
+    model = toy_model()
+    steps: list[int] = []
+    log = trainer.fit(
+        model, lambda s: model(x).pow(2).mean(), steps=4, lr=0.1, clip_grad=1e-12,
+        schedule="cosine", progress=False, on_step=lambda s, m: steps.append(s),
+    )  # fmt: skip
+    assert _moved(toy_model(), model) < 1e-3  # gradients of norm 1e-12 barely move Adam
+    assert calls[-1]["disable"] is True and steps == [0, 1, 2, 3]
+    assert log.lr == pytest.approx([0.1 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(4)])
+
+
+def test_train_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """train 1 (lr 1e-3), 2 (batches of 64), 3 (no weight decay), 7 (seed 0), 8 (progress on)."""
+    calls = _spy_progress(monkeypatch)
+    sizes: list[int] = []
+
+    def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        sizes.append(len(x))
+        return x
+
+    data = toy_data(n=100)
+    model = toy_model()
+    log = trainer.train(model, data, steps=2, device="cpu", augment=augment)
+    assert log.lr == [1e-3, 1e-3] and sizes == [64, 64] and calls[-1]["disable"] is False
+    seeded = trainer.train(toy_model(), data, steps=2, device="cpu", seed=0, progress=False)
+    assert seeded.loss == log.loss
+    model = toy_model()
+    trainer.train(
+        model, data, steps=3, device="cpu", progress=False, loss_hook=lambda loss, s, g: loss * 0
+    )
+    assert _moved(toy_model(), model) == 0.0
+
+
+def test_train_accepts_one_example_and_feature_vectors() -> None:
+    """train 10 (one example is enough), 54 (features [n, F] are 2-D data, accepted)."""
+    one = LabelledImages(torch.zeros(1, 1, 6, 6), torch.zeros(1, dtype=torch.long), 4)
+    assert trainer.train(toy_model(), one, steps=1, device="cpu", progress=False).steps == 1
+    flat = LabelledImages(toy_data().x.flatten(1), toy_data().y, 4)
+    assert trainer.train(toy_model()[1:], flat, steps=1, device="cpu", progress=False).steps == 1
+
+
+def test_train_refusal_messages() -> None:
+    """train 11-13 (empty data), 18, 22, 26, 27 (steps' fix), 32, 36, 40, 41 (batch_size's)."""
+    empty = LabelledImages(torch.zeros(0, 1, 6, 6), torch.zeros(0, dtype=torch.long), 4)
+    with pytest.raises(ValueError, match=r"^train\(\) got an empty dataset: there is nothing"):
+        trainer.train(toy_model(), empty, steps=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="it counts optimiser steps"):
+        trainer.train(toy_model(), toy_data(), steps=0, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="pass e.g. 32"):
+        trainer.train(toy_model(), toy_data(), steps=1, batch_size=0, progress=False)
+
+
+def test_steps_for_epochs_by_hand() -> None:
+    """steps_for_epochs 8 (whole batches per epoch: 10 // 4 = 2), 13 (batch size 1 is 1)."""
+    assert trainer.steps_for_epochs(2, 10, 4) == 4
+    assert trainer.steps_for_epochs(1, 10, 1) == 10
