@@ -107,6 +107,9 @@ _REASONS: dict[str, tuple[str, ...]] = {
         "training.trainer.x_train__mutmut_94",
         "training.trainer.x_train__mutmut_95",
     ),
+    "one_cycle is continuous at t = rise: the rising branch and the cosine both give 1.0": (
+        "training.trainer.x_lr_factor__mutmut_33",
+    ),
     "make_optimizer checks lr again with the same message; only which of two refusals comes "
     "first could differ": ("training.trainer.x_train__mutmut_42",),
     "not observable under mutmut: its trampoline adds a stack frame to every call, so the "

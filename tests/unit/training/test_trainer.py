@@ -373,3 +373,31 @@ def test_make_schedule_defaults_and_refusals() -> None:
     assert sched.get_last_lr() == [0.1]
     with pytest.raises(ValueError, match="warmup=-1 must be 0 or fewer than the 5 steps"):
         trainer.make_schedule(opt, 5, warmup=-1)
+
+
+def test_lr_factor_by_hand() -> None:
+    """lr_factor 34, 36, 38 (one_cycle rises linearly from 0.04: t = 1/20 gives
+    0.04 + 0.96 * 0.05 / 0.15 = 0.36), 11, 17 (after a warm-up t counts from its end:
+    step 4 of 10 with warm-up 2 is t = 2/8), 16 (the rate after the last step is 0)."""
+    assert trainer.lr_factor(1, 20, "one_cycle") == pytest.approx(0.36)
+    assert trainer.lr_factor(4, 10, "cosine", warmup=2) == pytest.approx(COS_QUARTER)
+    assert trainer.lr_factor(1, 1, "cosine") == pytest.approx(0.0, abs=1e-12)
+
+
+def test_make_optimizer_settings_and_messages() -> None:
+    """make_optimizer 1 (no weight decay by default), 43 and 18-21 (a valid decay reaches
+    Adam), 6, 7 (nothing to train), 9, 13, 14 (lr named), 17, 19, 22-26 (weight_decay named,
+    with its fix)."""
+    params = [nn.Parameter(torch.zeros(1))]
+    assert trainer.make_optimizer(params, lr=0.1).param_groups[0]["weight_decay"] == 0.0
+    decayed = trainer.make_optimizer(params, lr=0.1, weight_decay=0.1)
+    assert decayed.param_groups[0]["weight_decay"] == 0.1
+    with pytest.raises(ValueError, match=r"^Nothing to train: every parameter is frozen \("):
+        trainer.make_optimizer([], lr=0.1)
+    with pytest.raises(ValueError, match=r"^lr=0 must be"):
+        trainer.make_optimizer(params, lr=0)
+    with pytest.raises(ValueError) as info:
+        trainer.make_optimizer(params, lr=0.1, weight_decay=-1)
+    assert str(info.value) == (
+        "weight_decay=-1 must be a finite number > 0; pass 0 for none, or e.g. 1e-4."
+    )
