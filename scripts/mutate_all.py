@@ -101,6 +101,8 @@ _REASONS: dict[str, tuple[str, ...]] = {
         "training.trainer.x_train__mutmut_21",
         "training.trainer.x_train__mutmut_35",
         "training.trainer.x_index_batches__mutmut_13",
+        "training.trainer.x_optimise__mutmut_13",
+        "training.trainer.x_optimise__mutmut_42",
     ),
     "x.to(None) leaves a tensor where it is; the data and the model are both on the CPU on "
     "every test machine (no accelerator), so the batch is already on the model's device": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -401,3 +402,56 @@ def test_make_optimizer_settings_and_messages() -> None:
     assert str(info.value) == (
         "weight_decay=-1 must be a finite number > 0; pass 0 for none, or e.g. 1e-4."
     )
+
+
+def _optimise(**kwargs: object) -> trainer.TrainLog:
+    model = nn.Linear(1, 1)
+    opt = trainer.make_optimizer(model.parameters(), lr=0.1)
+    return trainer.optimise(
+        model, lambda s: model(torch.ones(1, 1)).sum(), optimizer=opt, **{"steps": 2, **kwargs}
+    )
+
+
+def test_optimise_progress_bar_and_thread_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """optimise 4, 75-79, 83-90 (the bar: on by default, named "training" or by a string,
+    off for False), 5, 80 (one thread by default, unless single_thread=False)."""
+    calls = _spy_progress(monkeypatch)
+    threads: list[object] = []
+    real = runtime.single_thread
+
+    def spy(*args: object) -> object:
+        threads.append(args[0] if args else "default")
+        return real(*args)
+
+    monkeypatch.setattr(runtime, "single_thread", spy)
+    _optimise()
+    _optimise(progress="pretrain", single_thread=False)
+    _optimise(progress=False)
+    assert [(c["desc"], c["disable"]) for c in calls] == [
+        ("training", False),
+        ("pretrain", False),
+        ("training", True),
+    ]
+    assert threads == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fix"),
+    [
+        ({"steps": 0}, "it counts optimiser steps"),
+        ({"warmup": -1}, "pass 0 for no warm-up"),
+        ({"eval_every": 0}, "or pass None"),
+        ({"clip_grad": -1.0}, "pass e.g. 1.0, or None for no clipping"),
+    ],
+)
+def test_optimise_refusals_name_the_fix(kwargs: dict, fix: str) -> None:
+    """optimise 10, 14, 18, 19, 24, 28, 32, 33, 39, 43, 47-49, 53, 56, 59-61: each refusal
+    ends with its fix."""
+    with pytest.raises(ValueError, match=re.escape(f"; {fix}.")):
+        _optimise(**kwargs)
+
+
+def test_optimise_can_evaluate_every_step() -> None:
+    """optimise 46: eval_every=1 is allowed."""
+    log = _optimise(steps=3, eval_every=1, evaluate=lambda m: 0.5)
+    assert log.eval_steps == [1, 2, 3]
