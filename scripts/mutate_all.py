@@ -109,6 +109,9 @@ _REASONS: dict[str, tuple[str, ...]] = {
         "training.trainer.x_train__mutmut_94",
         "training.trainer.x_train__mutmut_95",
     ),
+    "only the text shown beside a progress bar (no test reads the bar)": (
+        "training.trainer.x_optimise__mutmut_130",
+    ),
     "one_cycle is continuous at t = rise: the rising branch and the cosine both give 1.0": (
         "training.trainer.x_lr_factor__mutmut_33",
     ),

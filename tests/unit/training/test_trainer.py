@@ -455,3 +455,28 @@ def test_optimise_can_evaluate_every_step() -> None:
     """optimise 46: eval_every=1 is allowed."""
     log = _optimise(steps=3, eval_every=1, evaluate=lambda m: 0.5)
     assert log.eval_steps == [1, 2, 3]
+
+
+def test_optimise_hands_the_step_and_model_on_and_skips_unused_parameters() -> None:
+    """optimise 93 (on_step gets the model), 97 (loss_at gets the step), 98, 99 (gradients are
+    set to None, not zeroed: Adam leaves a parameter the step's loss does not use where it is,
+    instead of moving it on its momentum)."""
+    a, b = nn.Parameter(torch.ones(1)), nn.Parameter(torch.ones(1))
+    model = nn.Module()
+    model.a, model.b = a, b
+    opt = trainer.make_optimizer([a, b], lr=0.1)
+    seen: list[tuple] = []
+    after_first: list[float] = []
+
+    def loss_at(step: int) -> torch.Tensor:
+        seen.append(("loss", step))
+        if step == 1:
+            after_first.append(a.item())
+        return (a * b).sum() if step == 0 else b.sum()
+
+    trainer.optimise(
+        model, loss_at, steps=2, optimizer=opt, progress=False,
+        on_step=lambda step, m: seen.append(("on_step", step, m is model)),
+    )  # fmt: skip
+    assert seen == [("on_step", 0, True), ("loss", 0), ("on_step", 1, True), ("loss", 1)]
+    assert a.item() == after_first[0]  # step 1 did not use a: a did not move
