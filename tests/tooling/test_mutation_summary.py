@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from types import ModuleType
 
 import pytest
@@ -27,7 +28,11 @@ def mutate_all() -> ModuleType:
     spec = importlib.util.spec_from_file_location("mutate_all", REPO_ROOT / "scripts/mutate_all.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules["mutate_all"] = module  # its dataclass looks itself up there
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["mutate_all"]
     return module
 
 
