@@ -103,6 +103,7 @@ _REASONS: dict[str, tuple[str, ...]] = {
         "training.trainer.x_index_batches__mutmut_13",
         "training.trainer.x_optimise__mutmut_13",
         "training.trainer.x_optimise__mutmut_42",
+        "episodes.sampler.x__check_positive__mutmut_6",
     ),
     "x.to(None) leaves a tensor where it is; the data and the model are both on the CPU on "
     "every test machine (no accelerator), so the batch is already on the model's device": (
