@@ -53,11 +53,6 @@ SCOPE: dict[str, tuple[str, ...]] = {
     "models/black_box/feedforward.py": ("tests/unit/models/black_box",),
 }
 
-# Modules whose mutants run with process_isolation = "forkserver" instead of pyproject.toml's
-# "fork": slower (each worker collects the tests again), but forking mutmut's main process after
-# the episode tests ran deadlocks some workers (they would count as timeouts, i.e. as killed).
-FORKSERVER = {"episodes/sampler.py", "episodes/task_batch.py"}
-
 # Surviving mutants that no test can kill, by mutmut's name (module.x_function__mutmut_N), grouped
 # by the reason. Names carry the function and a counter, so they change when the function
 # changes: the run then reports the stale entry. benchmarks/mutation.md lists them too.
@@ -215,12 +210,6 @@ def narrow_config(root: Path, module: str, tests: tuple[str, ...], real_data: bo
         text, count = re.subn(rf"(?m)^{key} = \[[^\]]*\]$", f"{key} = {value}", text)
         if count != 1:
             sys.exit(f"pyproject.toml: [tool.mutmut] needs exactly one one-line {key} = [...]")
-    if module in FORKSERVER:
-        text, count = re.subn(
-            r'(?m)^process_isolation = "fork"$', 'process_isolation = "forkserver"', text
-        )
-        if count != 1:
-            sys.exit('pyproject.toml: [tool.mutmut] needs process_isolation = "fork"')
     if not real_data:
         text = text.replace('"not browser"', '"not browser and not real_data"')
     path.write_text(text, encoding="utf-8")
