@@ -21,7 +21,7 @@ endif
 INPLACE ?=
 NOTEBOOKS ?=
 
-.PHONY: lab lab-student test run outputs lint mutate install clean-venv slides student bench
+.PHONY: lab lab-student test run outputs lint mutate mutate-all install clean-venv slides student bench
 
 # JupyterLab on the repository root, so notebooks/ and student/ are both reachable; it opens on the
 # start-here notebook (lab) or on its student copy (lab-student, which writes student/ first).
@@ -67,6 +67,15 @@ bench: $(STAMP)
 # Plant known bugs one at a time in a temporary copy and check that the tests catch each one.
 mutate: $(STAMP)
 	$(PY) scripts/mutate.py $(MUTATE_ARGS)
+
+# Systematic mutation testing: mutmut (installed here on first use, not a test dependency) over
+# the generic modules, each against its own unit tests, one worker; prints a per-module table of
+# killed, survived, equivalent and score (benchmarks/mutation.md). MUTATE_ALL_ARGS=... passes
+# options, e.g. MUTATE_ALL_ARGS="--only core/stats.py --show".
+MUTMUT_PIN ?= mutmut==3.8.1
+mutate-all: $(STAMP)
+	@$(PY) -m pip show -q mutmut >/dev/null 2>&1 || $(PY) -m pip install "$(MUTMUT_PIN)"
+	nice -n 15 $(PY) scripts/mutate_all.py $(MUTATE_ALL_ARGS)
 
 install: $(STAMP)
 

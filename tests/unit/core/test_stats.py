@@ -87,3 +87,72 @@ def test_verdict_is_inconclusive_exactly_when_the_interval_contains_zero(seed: i
         assert got == "inconclusive"
     else:
         assert got == ("holds" if iv.low > 0 else "contradicted")
+
+
+# -- contracts found by mutation testing (make mutate-all); each names the mutant it kills ------
+
+
+def test_other_confidence_levels_by_hand() -> None:
+    """90% with n=3 uses t(0.95, df=2) = 2.91999 (not the 95% default) everywhere: in the
+    half-width, in the Interval it returns and through paired_difference (t_interval 9, 25, 29;
+    paired_difference 10)."""
+    iv = stats.t_interval([1.0, 2.0, 3.0], confidence=0.9)  # mean 2, sd 1
+    assert iv.half_width == pytest.approx(2.919986 / math.sqrt(3), rel=1e-6)
+    assert iv.confidence == 0.9
+    paired = stats.paired_difference([2.0, 4.0, 6.0, 8.0], [1.0, 2.0, 3.0, 4.0], confidence=0.5)
+    # differences 1 2 3 4: mean 2.5, sd sqrt(5/3); t(0.75, df=3) = 0.764892
+    assert paired.half_width == pytest.approx(0.764892 * math.sqrt(5 / 3) / 2, rel=1e-6)
+    assert paired.confidence == 0.5
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, 1.5])
+def test_confidence_outside_the_open_unit_interval_is_refused(confidence: float) -> None:
+    """0 and 1 themselves are refused (t_quantile 7, 8), and so is 1.5 (t_quantile 9), with a
+    message naming the value (t_quantile 10)."""
+    with pytest.raises(ValueError, match=rf"^confidence={confidence} must be between 0 and 1\.$"):
+        stats.t_quantile(5, confidence)
+
+
+def test_values_are_averaged_in_double_precision() -> None:
+    """Python floats must not pass through float32 (_as_floats 3, 5): the float64 mean of
+    0.1, 0.2, 0.3 is 0.20000000000000004, the float32 one is off by about 1e-9."""
+    assert stats.t_interval([0.1, 0.2, 0.3]).mean == sum([0.1, 0.2, 0.3]) / 3
+
+
+def test_refusal_messages_name_the_problem() -> None:
+    """The NaN message (_as_floats 9) and the infinity message, which shows at most three of
+    the infinite values and the count (_as_floats 14-20)."""
+    with pytest.raises(ValueError, match=r"^The values contain NaN: a run diverged or a score"):
+        stats.t_interval([0.5, float("nan")])
+    inf = float("inf")
+    expected = (
+        "values=[inf, -inf, inf] (of 6) must be finite for a mean and interval; a run "
+        "diverged (an infinite loss?). Drop or fix those runs first."
+    )
+    with pytest.raises(ValueError) as caught:
+        stats.t_interval([0.5, inf, -inf, inf, inf, 0.2])
+    assert str(caught.value) == expected
+
+
+def test_verdict_boundaries() -> None:
+    """An interval touching the margin is not beyond it (verdict 2, 5), and the contradicted
+    side is compared with -margin, not +margin (verdict 6)."""
+    assert stats.verdict(stats.Interval(mean=0.5, half_width=0.5, n=3)) == "inconclusive"
+    assert stats.verdict(stats.Interval(mean=-0.5, half_width=0.5, n=3)) == "inconclusive"
+    small = stats.Interval(mean=0.05, half_width=0.01, n=3)  # inside (-0.1, 0.1)
+    assert stats.verdict(small, margin=0.1) == "inconclusive"
+
+
+def test_interval_contains_its_end_points() -> None:
+    """Both ends belong to the interval (contains 1, 2)."""
+    iv = stats.Interval(mean=0.5, half_width=0.25, n=3)
+    assert iv.contains(0.25) and iv.contains(0.75)
+    assert not iv.contains(0.2) and not iv.contains(0.8)
+
+
+def test_interval_text() -> None:
+    """format() defaults to scale 1 (format 1); str() names n and the confidence in percent
+    (__str__ 1-4)."""
+    iv = stats.Interval(mean=0.5, half_width=0.25, n=8, confidence=0.9)
+    assert iv.format() == "0.5 ± 0.2"
+    assert str(iv) == "0.5 ± 0.25 (n=8, t 90%)"

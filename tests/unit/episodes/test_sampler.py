@@ -433,3 +433,88 @@ def test_rotations_need_square_images(images: torch.Tensor) -> None:
         EpisodeSampler(_feature_pool(images), rotations=True)
     with pytest.raises(ValueError, match=r"\[characters, drawers, \*item\]"):
         EpisodeSampler(images[:, 0, 0])
+
+
+# -- contracts found by mutation testing (make mutate-all); each names the mutants it kills ------
+
+
+def test_split_summary_by_hand() -> None:
+    """ClassSplit.summary 1-5: one line per split, names joined by ", "."""
+    from lecture_utils.episodes.sampler import ClassSplit
+
+    split = ClassSplit(
+        {"train": ["A", "B"], "val": ["C"], "test": ["D"]},
+        {"train": [0, 1, 2], "val": [3], "test": [4, 5]},
+    )
+    assert split.summary() == (
+        "meta-train 2 alphabets,    3 characters: A, B\n"
+        "meta-val   1 alphabets,    1 characters: C\n"
+        "meta-test  1 alphabets,    2 characters: D"
+    )
+
+
+def test_split_by_alphabet_edges() -> None:
+    """split_by_alphabet 6-10 (n_val=0 and n_test=1 are allowed; n_val=-1 is refused on its
+    own), 14, 15 (the message's advice)."""
+    from types import SimpleNamespace
+
+    names = ["A", "B", "C", "D"]
+    data = SimpleNamespace(alphabet_names=names, character_indices=lambda a: [names.index(a)])
+    split = split_by_alphabet(data, n_val=0, n_test=1)
+    assert (len(split.alphabets["train"]), split.alphabets["val"]) == (3, [])
+    assert len(split.alphabets["test"]) == 1
+    with pytest.raises(ValueError, match=r"alphabet for meta-training\.$") as info:
+        split_by_alphabet(data, n_val=-1, n_test=2)
+    assert "keep n_test >= 1, n_val >= 0 and at least one alphabet" in str(info.value)
+
+
+def test_homework_batch_to_keeps_missing_fields() -> None:
+    """HomeworkBatch.to 1: fields left as None stay None."""
+    batch = HomeworkBatch(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 3)).to("cpu")
+    assert batch.classes is None and batch.rotations is None
+
+
+def test_images_per_task_and_meta_batch_by_hand() -> None:
+    """images_per_task 1, 2; images_per_meta_batch 1-7: N·(K+Q) and B·N·(K+Q)."""
+    assert images_per_task(5, 1, 15) == 80
+    assert images_per_meta_batch(4, 5, 2, 3) == 100
+
+
+def test_check_positive_names_the_value() -> None:
+    """_check_positive 1-5, 7: each value >= 1 as an int, the bad one named."""
+    from lecture_utils.episodes.sampler import _check_positive
+
+    assert _check_positive(a=1, b=3) == [1, 3]
+    with pytest.raises(ValueError, match=r"^k_shot=0 must be a whole number >= 1"):
+        _check_positive(n_way=2, k_shot=0)
+
+
+def test_class_indices_by_hand() -> None:
+    """_class_indices 2, 3 (float and bool tensors are refused as such), 7-18 (a 0-d tensor is
+    one index), 31, 33 (always int64, even when empty), 40-47 (a class given twice, at most
+    five shown)."""
+    from lecture_utils.episodes.sampler import _class_indices
+
+    with pytest.raises(ValueError, match="got a torch.bool tensor"):
+        _class_indices(torch.tensor([True, False]))
+    with pytest.raises(ValueError, match="got a torch.float32 tensor"):
+        _class_indices(torch.tensor([1.0, 2.0]))
+    assert _class_indices(torch.tensor(3)).tolist() == [3]
+    assert _class_indices([]).dtype == torch.long
+    with pytest.raises(ValueError, match=r"\[1\] appear more than once"):
+        _class_indices([1, 2, 1])
+    with pytest.raises(ValueError) as info:
+        _class_indices([v for v in range(6) for _ in range(2)])
+    assert str(info.value) == (
+        "classes must be distinct; [0, 1, 2, 3, 4] appear more than once (a task could then "
+        "show the same character under several labels)."
+    )
+
+
+def test_sampler_defaults(images: torch.Tensor) -> None:
+    """EpisodeSampler.__init__ 1-7: 5-way 1-shot, one query per class, one task a batch, no
+    rotations, labels shuffled, flat layout."""
+    sampler = EpisodeSampler(images)
+    assert (sampler.n_way, sampler.k_shot, sampler.n_query, sampler.batch_size) == (5, 1, 1, 1)
+    assert sampler.rotations == 1 and sampler.shuffle_labels is True
+    assert sampler.layout == "flat" and isinstance(sampler.sample(), Episode)

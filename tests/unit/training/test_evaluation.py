@@ -158,3 +158,22 @@ def test_the_interval_is_over_tasks_not_queries_hand_computed() -> None:
     assert acc.mean == pytest.approx(0.375, abs=1e-12)
     assert acc.ci95 == pytest.approx(12.706204736174698 * 0.375, rel=1e-9)
     assert acc.ci95 == pytest.approx(4.76483, abs=1e-5)
+
+
+# -- contracts found by mutation testing (make mutate-all); each names the mutant it kills ------
+
+
+def test_fixed_episodes_for_one_task_and_refuses_none(images: torch.Tensor) -> None:
+    """One task is enough for a fixed set (fixed_episodes 10: minimum 1, not 2); zero tasks is
+    refused, naming the argument (fixed_episodes 2, 8, 9)."""
+    eps = evaluation.fixed_episodes(sampler(images, batch_size=4), 1)
+    assert len(eps) == 1 and eps[0].support_x.shape[0] == 4
+    assert len(evaluation.fixed_episodes(sampler(images, batch_size=4), 9)) == 3  # ceil(9 / 4)
+    with pytest.raises(ValueError, match=r"^n_tasks="):
+        evaluation.fixed_episodes(sampler(images, batch_size=4), 0)
+
+
+def test_task_accuracy_averages_in_double_precision() -> None:
+    """Per-task scores given as Python floats are not rounded to float32 first
+    (from_scores 3, 5): the float64 mean of 0.1, 0.2, 0.3 is 0.20000000000000004."""
+    assert evaluation.TaskAccuracy.from_scores([0.1, 0.2, 0.3]).mean == sum([0.1, 0.2, 0.3]) / 3
