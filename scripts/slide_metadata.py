@@ -57,7 +57,7 @@ LONG_OUTPUT = 15  # lines of text output that get a sub-slide
 # the deck's last-resort shrink; the rest are estimates fitted to the rendered decks.
 FIGURE_MAX_HEIGHT = 520
 MIN_FIGURE_HEIGHT = 200  # the deck shrinks the figures of a tall slide down to this, ...
-MIN_TEXT_SCALE = 0.6  # ... then a too-wide ``pre``'s font or the whole slide down to this
+MIN_TEXT_SCALE = 0.5  # ... then a too-wide ``pre``'s font or the whole slide down to this
 PAGE_HEIGHT = 700  # a slide is filled up to this estimated height
 CONTENT_WIDTH = 1260
 LINE = 23  # one line of code or text output
