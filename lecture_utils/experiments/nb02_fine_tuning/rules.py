@@ -333,48 +333,52 @@ def plot_sweep(
 
 def fine_tuning_lab(
     state: dict[str, torch.Tensor], target: Target, scratch_state: dict[str, torch.Tensor],
-    steps: int = 60, curve_every: int = 6, seed: int = 0,
+    head_lr: float, trunk_lr: float, steps: int = 60, curve_every: int = 6, seed: int = 0,
     device: torch.device | str | None = None,
 ) -> tuple[object, Callable[[], object]]:  # fmt: skip
-    """Widgets to pick trainable layers, learning rate, per-layer divisor and steps; "run"
-    fine-tunes (with ``seed``) and draws its test curve beside training from scratch.
+    """Widgets for the fair protocol (:func:`fair_recipe`): trainable trunk blocks, the new
+    head's rate, the trunk's rate, a per-block divisor and steps; "run" fine-tunes (with
+    ``seed``) and draws its test curve beside training from scratch (head at the same rate,
+    trunk at the pretraining rate 3e-3).
 
     Returns ``(widget, run)``; call ``run()`` to run once without clicking.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    boxes = [widgets.Checkbox(value=True, description=n, indent=False) for n in LAYER_NAMES]
-    lr = widgets.FloatLogSlider(value=3e-3, base=10, min=-4, max=-1, step=0.25, description="lr")
-    factor = widgets.FloatSlider(value=2.6, min=1.0, max=4.0, step=0.1, description="divide/layer")
+    head = len(LAYER_NAMES) - 1
+    boxes = [widgets.Checkbox(value=True, description=n, indent=False) for n in LAYER_NAMES[:-1]]
+    head_rate = widgets.FloatLogSlider(value=head_lr, base=10, min=-4, max=-1, step=0.25,
+                                       description="head lr")  # fmt: skip
+    trunk_rate = widgets.FloatLogSlider(value=trunk_lr, base=10, min=-5, max=-1, step=0.25,
+                                        description="trunk lr")  # fmt: skip
+    factor = widgets.FloatSlider(value=1.0, min=1.0, max=4.0, step=0.1, description="divide/block")
     n_steps = widgets.IntSlider(value=steps, min=12, max=180, step=6, description="steps")
-    scratch: dict[int, FineTuneResult] = {}
+    scratch: dict[tuple[int, float], FineTuneResult] = {}
 
     def on_run() -> FineTuneResult | None:
-        chosen = tuple(i for i, b in enumerate(boxes) if b.value)
-        if not chosen:
-            print("Tick at least one layer to train.")
-            return None
-        recipe = Recipe(lr=lr.value, steps=n_steps.value, trainable=chosen, factor=factor.value)
+        chosen = tuple(i for i, b in enumerate(boxes) if b.value) + (head,)
+        recipe = fair_recipe(head_rate.value, trunk_rate.value, n_steps.value,
+                             trainable=chosen, factor=factor.value)  # fmt: skip
         res = run_recipe(state, target, recipe, seed, device, curve_every)
-        if n_steps.value not in scratch:
-            base = Recipe(lr=3e-3, steps=n_steps.value)
-            scratch[n_steps.value] = run_recipe(
-                scratch_state, target, base, seed, device, curve_every
-            )
+        key = (n_steps.value, head_rate.value)
+        if key not in scratch:
+            base = fair_recipe(head_rate.value, 3e-3, n_steps.value)
+            scratch[key] = run_recipe(scratch_state, target, base, seed, device, curve_every)
         fig, ax = plt.subplots(figsize=(11, 4.4), layout="constrained")
         label = "+".join(LAYER_NAMES[i] for i in chosen)
         ax.plot(res.curve_steps, [100 * v for v in res.curve], "o-", label=f"fine-tune {label}")
-        base = scratch[n_steps.value]
+        base = scratch[key]
         ax.plot(base.curve_steps, [100 * v for v in base.curve], "s--", color="gray",
                 label="from scratch")  # fmt: skip
         ax.set(xlabel="fine-tuning step", ylabel="test accuracy (%)", ylim=(0, 100))
         ax.set_title(
-            f"{target.name}: lr {lr.value:.1e}, ÷{factor.value:.1f} per layer (seed {seed})"
+            f"{target.name}: head lr {head_rate.value:.1e}, trunk lr {trunk_rate.value:.1e}, "
+            f"÷{factor.value:.1f} per block (seed {seed})"
         )
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
         ax.grid(alpha=0.3)
         plt.show()
         return res
 
-    return run_panel([boxes, [lr, factor], [n_steps]], on_run, label="run")
+    return run_panel([boxes, [head_rate, trunk_rate], [factor, n_steps]], on_run, label="run")
