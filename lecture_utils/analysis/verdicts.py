@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lecture_utils.analysis.tables import INTERVAL_OVER_SEEDS, interval_cell
-from lecture_utils.core import stats
+from lecture_utils.core import runtime, stats
 
 WHERE = {
     "holds": "the interval lies above 0",
@@ -93,6 +93,7 @@ class Finding:
         )
 
 
+@runtime.marks_fast_mode
 def verdict_table(findings: Sequence[Finding], condition: str = "") -> str:
     """A Markdown table: rule | rule's arm | alternative | paired difference | p | verdict | verdict
     after Holm's correction over the whole table (one family: every row is a test).

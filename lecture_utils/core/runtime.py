@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 
 FAST_MODE_ENV = "LECTURE_FAST_MODE"
 PROGRESS_ENV = "LECTURE_PROGRESS"
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def fast_mode() -> bool:
@@ -38,6 +40,19 @@ def fast_mode_banner() -> None:
         return
     style = "background:#fde68a;color:#111;padding:6px 10px;border-left:6px solid #b45309;"
     display(HTML(f'<div style="{style}"><b>⚠ {FAST_MODE_BANNER}</b></div>'))
+
+
+def marks_fast_mode(table: Callable[P, str]) -> Callable[P, str]:
+    """Decorate a function that returns a results table (text or Markdown): in fast mode the
+    text starts with a warning line, :data:`FAST_MODE_BANNER`, so the banner sits beside every
+    table; in full mode the text is unchanged."""
+
+    @functools.wraps(table)
+    def marked(*args: P.args, **kwargs: P.kwargs) -> str:
+        text = table(*args, **kwargs)
+        return f"⚠ {FAST_MODE_BANNER}\n\n{text}" if fast_mode() else text
+
+    return marked
 
 
 def budget(full: T, fast: T) -> T:

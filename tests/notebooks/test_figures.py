@@ -24,6 +24,7 @@ from nbclient.exceptions import CellTimeoutError
 from shared import NOTEBOOK_DIR, REPO_ROOT
 
 from lecture_utils.core.figure_style import AUDIT_ENV
+from lecture_utils.core.runtime import FAST_MODE_BANNER
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import run_notebooks  # noqa: E402
@@ -40,6 +41,18 @@ EXPECTED_FIGURES = {
     "04_black_box_adaptation.ipynb": 9,
     "05_beyond_classification.ipynb": 7,
     "06_language_generation.ipynb": 2,
+}
+
+# Outputs that carry the fast-mode banner in fast mode: the first cell's, and each results
+# table's (runtime.marks_fast_mode). Raise a number when a notebook gains a results table.
+EXPECTED_BANNERS = {
+    "00_start_here.ipynb": 1,
+    "01_multitask_vs_transfer.ipynb": 1,
+    "02_fine_tuning_rules.ipynb": 1,
+    "03_episodes.ipynb": 1,
+    "04_black_box_adaptation.ipynb": 1,
+    "05_beyond_classification.ipynb": 1,
+    "06_language_generation.ipynb": 1,
 }
 
 
@@ -78,6 +91,12 @@ def execute_with_one_retry(path: Path, audit: Path, timeout: int = CELL_TIMEOUT)
             raise
     audit.unlink(missing_ok=True)
     return run_notebooks.execute(path, timeout=timeout)
+
+
+def banner_cells(nb: nbformat.NotebookNode) -> list[int]:
+    """Indices (among the code cells) of the cells whose outputs show the fast-mode banner."""
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    return [i for i, cell in enumerate(code) if FAST_MODE_BANNER in json.dumps(cell.outputs)]
 
 
 def test_problems_are_reported_with_their_cell() -> None:
@@ -120,6 +139,7 @@ def test_a_cell_timeout_is_retried_once_and_other_failures_are_not(
 
 
 def test_every_notebook_is_audited() -> None:
+    assert sorted(EXPECTED_BANNERS) == sorted(EXPECTED_FIGURES)
     assert sorted(EXPECTED_FIGURES) == sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
 
 
@@ -141,6 +161,11 @@ def test_every_figure_passes_the_projector_audit(
     records = read_audit(audit)
     assert len(records) >= EXPECTED_FIGURES[name], (
         f"{name} drew {len(records)} figures, expected at least {EXPECTED_FIGURES[name]}"
+    )
+    shown = banner_cells(nb)
+    assert shown[:1] == [0] and len(shown) >= EXPECTED_BANNERS[name], (
+        f"{name}: the fast-mode banner shows in code cells {shown}: expected the first one and "
+        f"at least {EXPECTED_BANNERS[name]} in all (one per results table)"
     )
     problems = problems_by_cell(records, nb)
     assert not problems, f"{name}: {len(problems)} figure problems:\n" + "\n".join(problems)

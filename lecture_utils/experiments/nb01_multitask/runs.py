@@ -256,6 +256,7 @@ def _labels(runs: Runs) -> dict[str, str]:
     return {m: METHOD_LABELS[m] for m in METHODS if m in runs.arms}
 
 
+@runtime.marks_fast_mode
 def accuracy_table(runs: Runs, weight: float = 0.5) -> str:
     """Accuracy on A's test drawers (%): methods x shots, mean ± t 95% half-width."""
     rows = {
@@ -265,6 +266,7 @@ def accuracy_table(runs: Runs, weight: float = 0.5) -> str:
     return runs.note() + "\n" + interval_table(rows)
 
 
+@runtime.marks_fast_mode
 def summary_table(runs: Runs, shots: int, weight: float = 0.5) -> str:
     """A and B accuracy at one shot count (mean ± t 95%), and what each method trains."""
     rows = []
@@ -278,6 +280,7 @@ def summary_table(runs: Runs, shots: int, weight: float = 0.5) -> str:
     return runs.note() + "\n" + text_table(head, rows)
 
 
+@runtime.marks_fast_mode
 def two_task_table(entries: dict[str, tuple[Runs, str, float | None]], shots: int) -> str:
     """A and B accuracy (mean ± t 95%) of ``{row label: (runs, method, weight)}``."""
     rows = {
@@ -291,12 +294,14 @@ def two_task_table(entries: dict[str, tuple[Runs, str, float | None]], shots: in
     return note + "\n" + interval_table(rows, f"{shots} examples per A class")
 
 
+@runtime.marks_fast_mode
 def weight_sweep_table(runs: Runs, shots: int) -> str:
     """Multi-task accuracy on A and B for each loss weight w (mean ± t 95%)."""
     weights = sorted({r.tag for r in runs.select("multitask", shots)})
     return two_task_table({f"w = {w:.2f}": (runs, "multitask", w) for w in weights}, shots)
 
 
+@runtime.marks_fast_mode
 def cost_table(tasks: TwoTasks, budget: Budget) -> str:
     """What each method needs when task A arrives (parameter counts from the actual models)."""
     n_a, n_b = tasks.target_test.num_classes, tasks.source_train.num_classes

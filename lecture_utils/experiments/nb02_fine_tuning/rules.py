@@ -301,6 +301,7 @@ def plot_surgical_curves(result: Surgical, names: Sequence[str], title: str, max
 # --------------------------------------------------------------------------------------------
 
 
+@runtime.marks_fast_mode
 def sweep_table(sweeps: dict[str, dict[float, list[float]]], what: str = "test accuracy") -> str:
     """Learning rate x arm, ``what`` (%, mean ± t 95% half-width over seeds)."""
     lrs = sorted({lr for sweep in sweeps.values() for lr in sweep})

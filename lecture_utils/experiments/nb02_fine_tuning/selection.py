@@ -67,6 +67,7 @@ def hyperparameter_selection(
     return out
 
 
+@runtime.marks_fast_mode
 def selection_table(selection: dict[str, dict[str, list]]) -> str:
     """Per procedure: reported score, fresh-drawer score of its pick, and the optimism."""
     rows = []

@@ -18,7 +18,7 @@ from torch import nn
 
 from lecture_utils.analysis.tables import INTERVAL_OVER_TASKS
 from lecture_utils.analysis.verdicts import in_words
-from lecture_utils.core import stats
+from lecture_utils.core import runtime, stats
 from lecture_utils.experiments.nb04_black_box.setup import Setup
 from lecture_utils.models import black_box
 from lecture_utils.models.convnet import count_parameters
@@ -117,6 +117,7 @@ def train_families(
     return run
 
 
+@runtime.marks_fast_mode
 def family_table(setup: Setup, run: FamilyRun, baseline: TaskAccuracy) -> str:
     """Table (a): accuracy, parameters, meta-training steps and the size of phi."""
     n, k = setup.n_way, setup.k_shot
@@ -170,6 +171,7 @@ def homework_settings(
     return results, {key: stages[key] for key in HANDOUT}
 
 
+@runtime.marks_fast_mode
 def homework_lines(results: dict, histories: dict) -> str:
     """One line per setting: accuracy ± t 95% against the handout's expectation."""
     lines = []
@@ -206,6 +208,7 @@ def raw_pixel_mann(
     return model, history, evaluate(model, fixed_episodes(test, setup.n_test), setup.n_test)
 
 
+@runtime.marks_fast_mode
 def raw_mann_lines(
     result: TaskAccuracy, history: MetaHistory, recipe: TaskAccuracy, chance: float
 ) -> str:
@@ -238,6 +241,7 @@ def step_accounting(setup: Setup, run: FamilyRun, finetune_steps: int) -> str:
     return "\n".join(lines)
 
 
+@runtime.marks_fast_mode
 def versus_baseline(accs: dict[str, TaskAccuracy], baseline: TaskAccuracy) -> str:
     """Each model minus NCM, paired over the same meta-test tasks (t 95%), with a verdict."""
     lines = [f"NCM on frozen supervised features: {baseline}"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lecture_utils.core import runtime
 from lecture_utils.data import omniglot, one_shot
 from lecture_utils.training.pretrain import PretrainSettings, pretrained_encoder
 
@@ -63,6 +64,7 @@ def evaluate_models(predictors: Mapping[str, tuple[Callable, str]], runs: Sequen
     return rows
 
 
+@runtime.marks_fast_mode
 def benchmark_table(own: Sequence[OwnRow] | None) -> str:
     """The published anchors, then this collection's rows (or a line saying they did not run)."""
     lines = [f"{'method':<52}{'error':>8}  background set", "published:"]

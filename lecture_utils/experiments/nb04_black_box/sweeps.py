@@ -68,6 +68,7 @@ def q3_sweep(setup: Setup, steps: int) -> dict[str, Q3Row]:
     return rows
 
 
+@runtime.marks_fast_mode
 def q3_table(rows: dict[str, Q3Row]) -> str:
     """The Q3 table: |phi| (numbers per 5-way 1-shot task), |theta|, accuracy ± t 95%."""
     lines = [f"{'arm':<28}{'|phi|':>6}{'|theta|':>10}{'meta-test accuracy':>26}"]
@@ -172,6 +173,7 @@ def seed_summary(values: Sequence[float]) -> tuple[float, float]:
     return iv.mean, iv.half_width
 
 
+@runtime.marks_fast_mode
 def q2_lines(pixels: dict, contaminated: dict, counts: Sequence[int], seeds: Sequence[int]):
     """Printed summary of Q2: per count, mean ± t 95% over seeds; the rotation gain."""
     lines = []
@@ -288,6 +290,7 @@ def generalisation(
     return grid_k, grid_n
 
 
+@runtime.marks_fast_mode
 def grid_lines(
     label: str, values: Sequence[int], grid: dict[str, list[TaskAccuracy | float | None]]
 ) -> str:

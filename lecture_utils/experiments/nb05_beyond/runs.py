@@ -211,6 +211,7 @@ def interval(values: torch.Tensor) -> stats.Interval:
     return stats.t_interval(values)
 
 
+@runtime.marks_fast_mode
 def mse_table(
     results: dict[str, dict[int, torch.Tensor]], budget: dict[str, str], n_tasks: int
 ) -> str:

@@ -463,6 +463,7 @@ def interval(results: Sequence[SeedResult], arm: str, k: int, metric: str) -> st
     return stats.t_interval(seed_values(results, arm, k, metric))
 
 
+@runtime.marks_fast_mode
 def accuracy_table(results: Sequence[SeedResult], arms: Sequence[str] | None = None) -> str:
     """Rows: arm and metric; columns: K; cells: mean % ± t 95% over training seeds."""
     arms = list(arms or results[0].scores)

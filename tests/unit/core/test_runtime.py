@@ -40,6 +40,18 @@ def test_fast_mode_banner_shows_only_in_fast_mode(monkeypatch, capsys) -> None:
     assert len(shown) == 1 and "not the lesson's numbers" in shown[0]
 
 
+def test_results_tables_carry_the_banner_in_fast_mode_only(monkeypatch) -> None:
+    @runtime.marks_fast_mode
+    def table(rows: int, sep: str = "|") -> str:
+        """A results table."""
+        return sep.join(["a"] * rows)
+
+    monkeypatch.setenv(runtime.FAST_MODE_ENV, "0")
+    assert table(2) == "a|a" and table.__doc__ == "A results table."
+    monkeypatch.setenv(runtime.FAST_MODE_ENV, "1")
+    assert table(3, sep="-") == f"⚠ {runtime.FAST_MODE_BANNER}\n\na-a-a"
+
+
 def test_seed_everything_repeats_every_generator() -> None:
     def draw() -> tuple[float, list[float], list[float]]:
         gen = runtime.seed_everything(123)
