@@ -45,12 +45,16 @@ def fast_mode_banner() -> None:
 def marks_fast_mode(table: Callable[P, str]) -> Callable[P, str]:
     """Decorate a function that returns a results table (text or Markdown): in fast mode the
     text starts with a warning line, :data:`FAST_MODE_BANNER`, so the banner sits beside every
-    table; in full mode the text is unchanged."""
+    table (once, also when one marked table is built from another); in full mode the text is
+    unchanged."""
 
     @functools.wraps(table)
     def marked(*args: P.args, **kwargs: P.kwargs) -> str:
         text = table(*args, **kwargs)
-        return f"⚠ {FAST_MODE_BANNER}\n\n{text}" if fast_mode() else text
+        banner = f"⚠ {FAST_MODE_BANNER}\n\n"
+        if not fast_mode() or text.startswith(banner):  # a table built from a marked one
+            return text
+        return banner + text
 
     return marked
 

@@ -23,7 +23,7 @@ from lecture_utils.analysis.tables import (
 from lecture_utils.analysis.widget_panel import run_panel
 from lecture_utils.core import runtime
 from lecture_utils.data.labelled import LabelledImages, drawer_split
-from lecture_utils.experiments.nb02_fine_tuning.runs import Target, run_recipe
+from lecture_utils.experiments.nb02_fine_tuning.runs import Pretrainings, Target, run_recipe
 from lecture_utils.training import fine_tuning
 from lecture_utils.training.fine_tuning import FineTuneResult, Recipe
 from lecture_utils.training.pretrain import PretrainSettings, new_classifier, pretrained_classifier
@@ -111,27 +111,37 @@ def shift_target(target: Target, kind: str, seed: int = 0) -> Target:
 
 def pretrained_sources(
     pretrain: LabelledImages, characters: Sequence[int], *, steps: int, lr: float = 3e-3,
-    seed: int = 0, channels: int = 32, device: torch.device | str | None = None,
-) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, str]]:  # fmt: skip
-    """``({source: state_dict}, {source: how it was obtained})`` for :data:`SOURCES`:
-    Omniglot as drawn, inverted Omniglot (a shifted source) and no pretraining."""
-    states, how = {}, {}
+    seeds: Sequence[int] = (0,), channels: int = 32, device: torch.device | str | None = None,
+) -> tuple[dict[str, Pretrainings], dict[str, str]]:  # fmt: skip
+    """``({source: Pretrainings}, {source: how it was obtained})`` for :data:`SOURCES`:
+    Omniglot as drawn, inverted Omniglot (a shifted source) and no pretraining, each once per
+    pretraining seed in ``seeds`` (cached on disk)."""
+    states: dict[str, Pretrainings] = {}
+    how: dict[str, str] = {}
     for name in SOURCES:
+        done, loaded = [], 0
+        for seed in seeds:
+            if name == "none":
+                model = new_classifier(pretrain.num_classes, channels, seed)
+            else:
+                data = fine_tuning.shift_images(
+                    pretrain, "invert" if name == "inverted" else "none"
+                )
+                settings = PretrainSettings(
+                    steps=steps, channels=channels, lr=lr, batch_size=64, schedule="cosine",
+                    augment="shift", strength=2, seed=seed,
+                )  # fmt: skip
+                model, info = pretrained_classifier(
+                    data, characters, settings, cache="fine_tuning", device=device,
+                    progress=f"pretrain {name}, seed {seed}",
+                )  # fmt: skip
+                loaded += info.loaded
+            done.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        states[name] = Pretrainings(tuple(done), tuple(seeds))
         if name == "none":
-            model = new_classifier(pretrain.num_classes, channels, seed)
             how[name] = "random initialisation"
         else:
-            data = fine_tuning.shift_images(pretrain, "invert" if name == "inverted" else "none")
-            settings = PretrainSettings(
-                steps=steps, channels=channels, lr=lr, batch_size=64, schedule="cosine",
-                augment="shift", strength=2, seed=seed,
-            )  # fmt: skip
-            model, info = pretrained_classifier(
-                data, characters, settings, cache="fine_tuning", device=device,
-                progress=f"pretrain {name}",
-            )  # fmt: skip
-            how[name] = "loaded from cache" if info.loaded else "trained now"
-        states[name] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            how[name] = f"{loaded} loaded from cache, {len(seeds) - loaded} trained now"
     return states, how
 
 

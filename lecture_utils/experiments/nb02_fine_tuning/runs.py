@@ -1,7 +1,9 @@
 """One fine-tuning run on a target task: a pretrained ``state_dict`` and a :class:`Recipe`.
 
 :class:`Target` holds a fine-tuning problem (few-shot ``train``, ``test`` and untouched ``fresh``
-drawers); :func:`prepare_model` loads a pretrained state and fits its head to the target
+drawers); :class:`Pretrainings` holds one pretrained state per pretraining seed (fine-tuning seed
+``s`` starts from one of them, the same in every arm); :func:`prepare_model` loads a pretrained
+state and fits its head to the target
 (re-initialised, or the matching pretraining rows kept); :func:`run_recipe` fine-tunes that
 model with :func:`fine_tuning.fine_tune` and scores it. Notebook 02's experiments are built on it.
 """
@@ -20,6 +22,38 @@ from lecture_utils.models import convnet
 from lecture_utils.training import fine_tuning
 from lecture_utils.training.fine_tuning import FineTuneResult, Recipe
 from lecture_utils.training.pretrain import new_classifier
+
+State = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Pretrainings:
+    """One pretrained ``state_dict`` per pretraining seed. Fine-tuning seed ``s`` starts from
+    ``states[s % len(states)]``: every arm run with seed ``s`` shares that pretraining, so arms
+    stay paired, and intervals over the fine-tuning seeds also vary the pretraining."""
+
+    states: tuple[State, ...]
+    seeds: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.states or len(self.states) != len(self.seeds):
+            raise ValueError(
+                f"Pretrainings needs one state per seed, got {len(self.states)} states for "
+                f"seeds {list(self.seeds)}."
+            )
+
+    def for_seed(self, seed: int) -> State:
+        """The pretrained state fine-tuning seed ``seed`` starts from."""
+        return self.states[seed % len(self.states)]
+
+    def seed_for(self, seed: int) -> int:
+        """The pretraining seed behind fine-tuning seed ``seed``."""
+        return self.seeds[seed % len(self.seeds)]
+
+
+def state_for(state: State | Pretrainings, seed: int) -> State:
+    """``state`` itself, or the pretraining fine-tuning seed ``seed`` starts from."""
+    return state.for_seed(seed) if isinstance(state, Pretrainings) else state
 
 
 @dataclass
@@ -47,10 +81,12 @@ class Target:
 
 
 def prepare_model(
-    state: dict[str, torch.Tensor], target: Target, reinit_head: bool, seed: int
+    state: State | Pretrainings, target: Target, reinit_head: bool, seed: int
 ) -> convnet.Classifier:
-    """Load ``state`` and fit the head to ``target``: re-initialised (seeded), or kept (the
-    pretraining rows ``target.head_rows``, else rows ``0..n-1`` for a new label space)."""
+    """Load ``state`` (for :class:`Pretrainings`, the one of ``seed``) and fit the head to
+    ``target``: re-initialised (seeded), or kept (the pretraining rows ``target.head_rows``,
+    else rows ``0..n-1`` for a new label space)."""
+    state = state_for(state, seed)
     pre_classes, channels = state["head.weight"].shape
     n = target.train.num_classes
     model = new_classifier(pre_classes, channels, seed)
@@ -71,7 +107,7 @@ def prepare_model(
 
 
 def run_recipe(
-    state: dict[str, torch.Tensor], target: Target, recipe: Recipe, seed: int = 0,
+    state: State | Pretrainings, target: Target, recipe: Recipe, seed: int = 0,
     device: torch.device | str | None = None, curve_every: int | None = None,
     train: LabelledImages | None = None, evaluate: Sequence[LabelledImages] | None = None,
     patience: int | None = None,

@@ -50,6 +50,8 @@ def test_results_tables_carry_the_banner_in_fast_mode_only(monkeypatch) -> None:
     assert table(2) == "a|a" and table.__doc__ == "A results table."
     monkeypatch.setenv(runtime.FAST_MODE_ENV, "1")
     assert table(3, sep="-") == f"⚠ {runtime.FAST_MODE_BANNER}\n\na-a-a"
+    outer = runtime.marks_fast_mode(lambda: table(1))  # a table built from a marked one
+    assert outer() == f"⚠ {runtime.FAST_MODE_BANNER}\n\na"
 
 
 def test_seed_everything_repeats_every_generator() -> None:

@@ -160,7 +160,7 @@ def test_device_default_comes_from_runtime(tasks: TwoTasks, monkeypatch) -> None
 
 
 @pytest.mark.real_data
-def test_run_experiment_runs_every_method_and_the_sweep(tasks: TwoTasks) -> None:
+def test_run_experiment_runs_every_method_and_the_sweep(tasks: TwoTasks, full_mode: None) -> None:
     threads = torch.get_num_threads()
     runs = mt.run_experiment(tasks, [1, 2], seeds=[0, 1], budget=TINY, extra_weights=[0.2, 0.5],
                              sweep_shots=2, progress=False)  # fmt: skip
@@ -172,6 +172,30 @@ def test_run_experiment_runs_every_method_and_the_sweep(tasks: TwoTasks) -> None
     assert "frozen trunk" in mt.closing_verdict(runs)
     with pytest.raises(ValueError, match="non-empty subset"):
         mt.run_experiment(tasks, [1], methods=["maml"], budget=TINY, progress=False)
+
+
+@pytest.mark.real_data
+def test_seeds_in_worker_processes_give_the_same_runs(tasks: TwoTasks) -> None:
+    """Two spawned processes (one per seed) return the runs of one process, in plan order,
+    and memoise them: asking again trains nothing."""
+    kwargs = dict(methods=["scratch", "finetune"], seeds=[0, 1], budget=TINY, progress=False)
+    mt.clear_caches()
+    parallel = mt.run_experiment(tasks, [1], workers=2, **kwargs)
+    mt.clear_caches()
+    serial = mt.run_experiment(tasks, [1], **kwargs)
+    assert [(r.arm, r.seed, r.scores) for r in parallel.runs] == [
+        (r.arm, r.seed, r.scores) for r in serial.runs
+    ]
+    assert [(r.arm, r.seed) for r in parallel.runs] == [
+        ("scratch", 0),
+        ("finetune", 0),
+        ("scratch", 1),
+        ("finetune", 1),
+    ]
+    again = mt.run_experiment(tasks, [1], workers=2, **kwargs)
+    assert [r.scores for r in again.runs] == [r.scores for r in serial.runs]
+    with pytest.raises(ValueError, match="workers"):
+        mt.run_experiment(tasks, [1], workers=0, **kwargs)
 
 
 @pytest.mark.real_data
@@ -214,7 +238,7 @@ def fake_runs() -> Runs:
     return Runs(runs, 1.0)
 
 
-def test_verdicts_use_paired_t_intervals() -> None:
+def test_verdicts_use_paired_t_intervals(full_mode: None) -> None:
     runs = fake_runs()
     verdict = mt.declared_comparisons(runs)
     # probe - scratch at 1 shot: 0.35 - noise per seed -> +35.0 ± t(2)·0.02/sqrt(3)·100

@@ -256,7 +256,23 @@ def test_keeping_the_head_reuses_the_pretraining_rows() -> None:
     assert fresh.head.out_features == 3 and not torch.equal(fresh.head.weight, kept.head.weight)
 
 
-def test_sweep_table_and_figures_say_which_interval() -> None:
+def test_each_fine_tuning_seed_starts_from_its_pretraining() -> None:
+    """Three pretrainings (seeds 10, 11, 12): fine-tuning seed s loads pretraining s mod 3, in
+    every arm alike; a plain state_dict is used for every seed."""
+    states = [tiny_model(classes=5, seed=s).state_dict() for s in (10, 11, 12)]
+    pre = ftr.Pretrainings(tuple(states), (10, 11, 12))
+    target = ftr.Target("t", tiny_data(), tiny_data(), head_rows=[4, 0, 2])
+    for seed, index in [(0, 0), (1, 1), (2, 2), (3, 0), (7, 1)]:
+        kept = ftr.prepare_model(pre, target, reinit_head=False, seed=seed)
+        trunk = kept.state_dict()["trunk.blocks.0.0.weight"]
+        assert torch.equal(trunk, states[index]["trunk.blocks.0.0.weight"]), (seed, index)
+        assert pre.seed_for(seed) == 10 + index
+    assert ftr.state_for(states[1], seed=5) is states[1]
+    with pytest.raises(ValueError, match="one state per seed"):
+        ftr.Pretrainings(tuple(states), (10, 11))
+
+
+def test_sweep_table_and_figures_say_which_interval(full_mode: None) -> None:
     sweeps = {"one": {1e-3: [0.2, 0.3], 1e-2: [0.5, 0.6]}, "two": {1e-3: [0.1, 0.1]}}
     table = fr.sweep_table(sweeps)
     assert "t 95%" in table and "55.0 ± 63.5" in table and "n/a" in table
