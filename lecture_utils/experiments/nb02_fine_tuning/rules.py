@@ -23,7 +23,7 @@ from lecture_utils.analysis.tables import (
 from lecture_utils.analysis.widget_panel import run_panel
 from lecture_utils.core import runtime
 from lecture_utils.data.labelled import LabelledImages, drawer_split
-from lecture_utils.experiments.nb02_fine_tuning.runs import Pretrainings, Target, run_recipe
+from lecture_utils.experiments.nb02_fine_tuning.runs import Pretrainings, Start, Target, run_recipe
 from lecture_utils.training import fine_tuning
 from lecture_utils.training.fine_tuning import FineTuneResult, Recipe
 from lecture_utils.training.pretrain import PretrainSettings, new_classifier, pretrained_classifier
@@ -155,7 +155,7 @@ def clear_memo() -> None:
 
 
 def scores_of(
-    state: dict[str, torch.Tensor], target: Target, recipe: Recipe, seed: int,
+    state: Start, target: Target, recipe: Recipe, seed: int,
     device: torch.device | str | None = None,
 ) -> list[float]:  # fmt: skip
     """``run_recipe(...).scores``, memoised: the same (state, target, recipe, seed) run is
@@ -168,7 +168,7 @@ def scores_of(
 
 
 def arm(
-    state: dict[str, torch.Tensor], targets: dict[int, Target], recipe: Recipe,
+    state: Start, targets: dict[int, Target], recipe: Recipe,
     device: torch.device | str | None = None, part: int = 0,
 ) -> Callable[[int], float]:  # fmt: skip
     """One arm of an experiment: seed -> accuracy of ``recipe`` on ``targets[seed]``'s test
@@ -207,7 +207,7 @@ def _validation_of(target: Target) -> Target:
 
 
 def pick_on_validation(
-    state: dict[str, torch.Tensor], targets: dict[int, Target], recipes: dict, seeds: Sequence[int],
+    state: Start, targets: dict[int, Target], recipes: dict, seeds: Sequence[int],
     desc: str, device: torch.device | str | None = None, progress: bool = True,
 ) -> tuple[object, dict[object, list[float]]]:  # fmt: skip
     """Every recipe on each seed's :func:`validation_target`; returns ``(key with the best mean
@@ -253,7 +253,7 @@ class Surgical:
 
 
 def surgical(
-    state: dict[str, torch.Tensor], targets: dict[int, Target], layers: dict[str, object],
+    state: Start, targets: dict[int, Target], layers: dict[str, object],
     lrs: Sequence[float], seeds: Sequence[int], desc: str, *, max_steps: int, every: int,
     patience: int, batch_size: int = 20, device: torch.device | str | None = None,
     progress: bool = True,
@@ -343,7 +343,7 @@ def plot_sweep(
 
 
 def fine_tuning_lab(
-    state: dict[str, torch.Tensor], target: Target, scratch_state: dict[str, torch.Tensor],
+    state: Start, target: Target, scratch_state: Start,
     head_lr: float, trunk_lr: float, steps: int = 60, curve_every: int = 6, seed: int = 0,
     device: torch.device | str | None = None,
 ) -> tuple[object, Callable[[], object]]:  # fmt: skip

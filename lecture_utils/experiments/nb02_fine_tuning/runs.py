@@ -51,7 +51,10 @@ class Pretrainings:
         return self.seeds[seed % len(self.seeds)]
 
 
-def state_for(state: State | Pretrainings, seed: int) -> State:
+Start = State | Pretrainings  # what a fine-tuning run starts from
+
+
+def state_for(state: Start, seed: int) -> State:
     """``state`` itself, or the pretraining fine-tuning seed ``seed`` starts from."""
     return state.for_seed(seed) if isinstance(state, Pretrainings) else state
 
@@ -80,9 +83,7 @@ class Target:
         )
 
 
-def prepare_model(
-    state: State | Pretrainings, target: Target, reinit_head: bool, seed: int
-) -> convnet.Classifier:
+def prepare_model(state: Start, target: Target, reinit_head: bool, seed: int) -> convnet.Classifier:
     """Load ``state`` (for :class:`Pretrainings`, the one of ``seed``) and fit the head to
     ``target``: re-initialised (seeded), or kept (the pretraining rows ``target.head_rows``,
     else rows ``0..n-1`` for a new label space)."""
@@ -107,7 +108,7 @@ def prepare_model(
 
 
 def run_recipe(
-    state: State | Pretrainings, target: Target, recipe: Recipe, seed: int = 0,
+    state: Start, target: Target, recipe: Recipe, seed: int = 0,
     device: torch.device | str | None = None, curve_every: int | None = None,
     train: LabelledImages | None = None, evaluate: Sequence[LabelledImages] | None = None,
     patience: int | None = None,

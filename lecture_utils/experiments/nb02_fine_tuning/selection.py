@@ -21,7 +21,7 @@ from lecture_utils.analysis.tables import (
     text_table,
 )
 from lecture_utils.core import runtime, stats
-from lecture_utils.experiments.nb02_fine_tuning.runs import Target, prepare_model, run_recipe
+from lecture_utils.experiments.nb02_fine_tuning.runs import Start, Target, prepare_model, run_recipe
 from lecture_utils.training import fine_tuning, lr_range
 from lecture_utils.training.fine_tuning import Recipe
 from lecture_utils.training.lr_range import smoothed
@@ -30,7 +30,7 @@ PROCEDURES = ("test set", "single split", "k-fold CV")
 
 
 def hyperparameter_selection(
-    state: dict[str, torch.Tensor], target: Target, configs: dict[str, Recipe], k: int,
+    state: Start, target: Target, configs: dict[str, Recipe], k: int,
     seed: int = 0, device: torch.device | str | None = None,
 ) -> dict[str, dict[str, object]]:  # fmt: skip
     """Pick a config three ways; report what each believes and what its pick gets on fresh
@@ -101,7 +101,7 @@ def plot_selection(selection: dict[str, dict[str, list[float]]]):
 
 
 def range_test(
-    state: dict[str, torch.Tensor], target: Target, *, lr_min: float, lr_max: float, steps: int,
+    state: Start, target: Target, *, lr_min: float, lr_max: float, steps: int,
     seed: int = 0, batch_size: int = 20, device: torch.device | str | None = None,
 ) -> tuple[list[float], list[float]]:  # fmt: skip
     """:func:`lr_range.lr_range_test` of full fine-tuning (new head) on ``target.train``."""
@@ -134,7 +134,7 @@ def plot_range_tests(tests: dict[int, tuple[list[float], list[float]]], picks: d
 
 
 def learning_curves(
-    states: dict[str, dict[str, torch.Tensor]], targets: dict[int, Target], recipe: Recipe,
+    states: dict[str, Start], targets: dict[int, Target], recipe: Recipe,
     seeds: Sequence[int], every: int, device: torch.device | str | None = None,
     progress: bool = True,
 ) -> dict[str, tuple[list[int], list[list[float]]]]:  # fmt: skip
