@@ -52,6 +52,7 @@ class Finding:
     unit: str = "pp"
     scale: float = 100.0
     lower_is_better: bool = False
+    digits: int = 1
 
     @property
     def difference(self) -> stats.Interval:
@@ -78,9 +79,11 @@ class Finding:
         sign = "alternative - arm: " if self.lower_is_better else ""
         return [
             self.rule,
-            f"{self.arm}: {interval_cell(self.scores, self.scale)}{unit}",
-            f"{self.alternative}: {interval_cell(self.alternative_scores, self.scale)}{unit}",
-            f"{sign}{self.scale * d.mean:+.1f} ± {self.scale * d.half_width:.1f} {self.unit}",
+            f"{self.arm}: {interval_cell(self.scores, self.scale, self.digits)}{unit}",
+            f"{self.alternative}: "
+            f"{interval_cell(self.alternative_scores, self.scale, self.digits)}{unit}",
+            f"{sign}{self.scale * d.mean:+.{self.digits}f} ± "
+            f"{self.scale * d.half_width:.{self.digits}f} {self.unit}",
             self.verdict,
         ]
 
@@ -94,15 +97,20 @@ class Finding:
 
 
 @runtime.marks_fast_mode
-def verdict_table(findings: Sequence[Finding], condition: str = "") -> str:
+def verdict_table(
+    findings: Sequence[Finding],
+    condition: str = "",
+    columns: tuple[str, str] = ("rule", "rule's arm"),
+) -> str:
     """A Markdown table: rule | rule's arm | alternative | paired difference | p | verdict | verdict
     after Holm's correction over the whole table (one family: every row is a test).
-    ``condition`` (e.g. "conditional on one pretrained network") goes into the header."""
+    ``condition`` (e.g. "conditional on one pretrained network") goes into the header;
+    ``columns`` names the first two (e.g. ``("comparison", "arm")``)."""
     n = len(findings[0].scores) if findings else 0
     family = stats.family_verdicts([f.differences for f in findings])
-    rule = f"rule ({condition})" if condition else "rule"
+    rule = f"{columns[0]} ({condition})" if condition else columns[0]
     lines = [
-        f"| {rule} | rule's arm ({INTERVAL_OVER_SEEDS}, n={n}) | alternative | "
+        f"| {rule} | {columns[1]} ({INTERVAL_OVER_SEEDS}, n={n}) | alternative | "
         f"difference (paired t 95%) | p | verdict | Holm ({len(findings)} tests) |",
         "|---|---|---|---|---|---|---|",
     ]

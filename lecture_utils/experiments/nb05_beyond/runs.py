@@ -18,7 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from lecture_utils.analysis.verdicts import in_words
+from lecture_utils.analysis.tables import INTERVAL_OVER_SEEDS, interval_cell
+from lecture_utils.analysis.verdicts import Finding, in_words
 from lecture_utils.analysis.widget_panel import keyboard_guard
 from lecture_utils.core import runtime, stats
 from lecture_utils.core.figure_style import PALETTE
@@ -27,7 +28,14 @@ from lecture_utils.episodes.sine_tasks import RegressionEpisode, SineTasks, make
 from lecture_utils.models import regression as br
 from lecture_utils.training import meta_training, trainer
 
-OPTIONS = {"neural_process": {}, "attention": {"d_model": 32}, "lstm": {}}
+WIDTH = 64  # every model's width: hidden units, context size, token size
+# One loss for all (the Gaussian NLL: every model predicts a mean and a sigma), one width.
+OPTIONS = {
+    "neural_process": {"hidden": WIDTH, "context_dim": WIDTH, "gaussian": True},
+    "attention": {"d_model": WIDTH, "gaussian": True},
+    "lstm": {"hidden": WIDTH, "gaussian": True},
+}
+BLACK_BOXES = tuple(OPTIONS)
 LABELS = {
     "neural_process": "feedforward + average (CNP)",
     "attention": "attention",
@@ -212,19 +220,43 @@ def interval(values: torch.Tensor) -> stats.Interval:
 
 
 @runtime.marks_fast_mode
-def mse_table(
-    results: dict[str, dict[int, torch.Tensor]], budget: dict[str, str], n_tasks: int
+def seed_table(
+    scores: dict[str, dict[int, list[float]]], budget: dict[str, str], n_tasks: int
 ) -> str:
-    """Mean query MSE ± t 95% per model (rows) and K (columns), with each model's budget."""
-    ks = sorted(next(iter(results.values())))
-    width = max(len(LABELS.get(n, n)) for n in results) + 2
+    """Mean query MSE ± t 95% over training seeds per model (rows) and K (columns); each
+    seed's score is its mean over the same ``n_tasks`` meta-test waves."""
+    ks = sorted(next(iter(scores.values())))
+    n = len(next(iter(scores.values()))[ks[0]])
+    width = max(len(LABELS.get(name, name)) for name in scores) + 2
     head = f"{'model':<{width}}" + "".join(f"{f'MSE, K={k}':>19}" for k in ks) + "   budget"
     lines = [head, "-" * (len(head) + 30)]
-    for name, per_k in results.items():
-        cells = "".join(f"{interval(per_k[k]).format(digits=3):>19}" for k in ks)
+    for name, per_k in scores.items():
+        cells = "".join(f"{interval_cell(per_k[k], 1.0, 3):>19}" for k in ks)
         lines.append(f"{LABELS.get(name, name):<{width}}{cells}   {budget[name]}")
-    lines.append(f"(± = t 95% interval over the same {n_tasks} meta-test waves for every model)")
+    lines.append(
+        f"(± = {INTERVAL_OVER_SEEDS}, n={n}; each seed's score is its mean over the same "
+        f"{n_tasks} meta-test waves)"
+    )
     return "\n".join(lines)
+
+
+def comparisons(scores: dict[str, dict[int, list[float]]], ks: tuple[int, ...] = (5, 10)):
+    """The comparisons declared before the run, one family of tests: at each K, every
+    black-box model against the pretrained + fine-tuned baseline, and every pair of black-box
+    models. Lower MSE is better, so each difference is alternative - arm (> 0: arm better)."""
+    out = []
+    pairs = [(f, "pretrained") for f in BLACK_BOXES]
+    pairs += [(a, b) for i, a in enumerate(BLACK_BOXES) for b in BLACK_BOXES[i + 1 :]]
+    for k in ks:
+        for arm, alternative in pairs:
+            out.append(
+                Finding(
+                    f"K={k}: {LABELS[arm]} vs {LABELS[alternative]}", LABELS[arm],
+                    scores[arm][k], LABELS[alternative], scores[alternative][k], unit="MSE",
+                    scale=1.0, lower_is_better=True, digits=3,
+                )
+            )  # fmt: skip
+    return out
 
 
 # ---- figures -------------------------------------------------------------------------------
@@ -258,7 +290,7 @@ def draw_task(
     ax.plot(x, a * torch.sin(x - p), color="k", lw=3, alpha=0.35, label="true wave")
     for name, model in models.items():
         mean, sigma = predict(model, ep, x)
-        if sigma is not None:
+        if sigma is not None and name == "neural_process":
             ax.fill_between(x, mean - 2 * sigma, mean + 2 * sigma, color=COLOURS[name],
                             alpha=0.15, label="CNP ± 2σ")  # fmt: skip
         ax.plot(x, mean, color=COLOURS[name], lw=1.8, label=LABELS[name])

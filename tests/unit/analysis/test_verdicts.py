@@ -44,7 +44,7 @@ def test_findings_in_steps_where_lower_is_better() -> None:
     assert "steps" in faster.row()[3] and "%" not in faster.row()[1]
 
 
-def test_the_table_corrects_the_family_with_holm() -> None:
+def test_the_table_corrects_the_family_with_holm(full_mode: None) -> None:
     # Differences [1, 2, 3, 4] pp: p = 0.0305 alone (holds). With a strong rule (smallest p, ×3)
     # and a null one (p = 1, ×1) it is the middle p of 3, so 2 × 0.0305 = 0.061: inconclusive.
     weak = Finding("weak", "a", [0.11, 0.22, 0.33, 0.44], "b", [0.10, 0.20, 0.30, 0.40])
@@ -66,7 +66,9 @@ def test_lower_is_better_differences_point_the_rule_s_way() -> None:
     assert faster.differences == [54, 36, 48]
 
 
-def test_the_summary_is_written_from_the_numbers_and_the_header_carries_a_condition() -> None:
+def test_the_summary_is_written_from_the_numbers_and_the_header_carries_a_condition(
+    full_mode: None,
+) -> None:
     weak = Finding("weak", "a", [0.02, 0.03, 0.04, 0.05], "b", [0.01] * 4)
     strong = Finding("strong", "a", [0.5, 0.6, 0.55, 0.52], "b", [0.1, 0.1, 0.12, 0.1])
     null = Finding("null", "a", [0.1, 0.2, 0.1, 0.2], "b", [0.2, 0.1, 0.2, 0.1])
@@ -80,3 +82,5 @@ def test_the_summary_is_written_from_the_numbers_and_the_header_carries_a_condit
     assert "p = 1.000" in lines[2]
     header = verdict_table([weak], condition="one pretrained network").splitlines()[0]
     assert header.startswith("| rule (one pretrained network) | rule's arm")
+    named = verdict_table([weak], columns=("comparison", "arm")).splitlines()[0]
+    assert named.startswith("| comparison | arm (mean ± Student-t 95% half-width over seeds, n=4)")

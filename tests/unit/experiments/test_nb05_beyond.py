@@ -58,3 +58,33 @@ def test_wave_panels_name_their_numbers_and_pass_the_projector_audit() -> None:
         fig = bc.trajectory_figure(paths, torch.rand(2, 2), (torch.rand(2, 3, 2),) * 2, [0, 1])
         assert figure_style.audit_figure(fig) == []
         matplotlib.pyplot.close("all")
+
+
+def test_seed_table_is_over_training_seeds(full_mode: None) -> None:
+    """Mean ± t 95% over seeds: [0.1, 0.2, 0.3] -> 0.200 ± t(0.975, 2) * 0.1 / sqrt(3) = 0.248."""
+    scores = {"attention": {5: [0.1, 0.2, 0.3]}, "scratch": {5: [4.0, 4.0, 4.0]}}
+    table = bc.seed_table(scores, {"attention": "A", "scratch": "S"}, n_tasks=1000)
+    lines = table.splitlines()
+    assert lines[2].split() == ["attention", "0.200", "±", "0.248", "A"]
+    assert lines[3].split() == ["from", "scratch", "4.000", "±", "0.000", "S"]
+    assert "over seeds" in lines[-1] and "n=3" in lines[-1] and "1000" in lines[-1]
+
+
+def test_comparisons_are_the_declared_family_with_lower_mse_better() -> None:
+    """At each K: 3 black boxes vs the pretrained baseline, then the 3 pairs; a lower MSE for
+    the arm is a positive difference (alternative - arm)."""
+    scores = {name: {5: [1.0, 2.0], 10: [1.0, 1.0]} for name in (*bc.BLACK_BOXES, "pretrained")}
+    scores["pretrained"][5] = [3.0, 5.0]
+    found = bc.comparisons(scores)
+    assert len(found) == 12
+    assert [f.rule for f in found[:6]] == [
+        "K=5: feedforward + average (CNP) vs pretrained + fine-tuned",
+        "K=5: attention vs pretrained + fine-tuned",
+        "K=5: LSTM vs pretrained + fine-tuned",
+        "K=5: feedforward + average (CNP) vs attention",
+        "K=5: feedforward + average (CNP) vs LSTM",
+        "K=5: attention vs LSTM",
+    ]
+    assert found[0].differences == [2.0, 3.0]  # pretrained - CNP, seed by seed
+    assert found[0].row()[3] == "alternative - arm: +2.500 ± 6.353 MSE"  # t(0.975, 1) = 12.706
+    assert all(f.rule.startswith("K=10") for f in found[6:])
