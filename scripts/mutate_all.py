@@ -220,6 +220,7 @@ def child_env(root: Path) -> dict[str, str]:
     env.update(
         LECTURE_DEVICE="cpu",
         LECTURE_FAST_MODE="1",
+        LECTURE_PROGRESS="off",  # no tqdm monitor thread in the process mutmut forks from
         PYTHONDONTWRITEBYTECODE="1",
         # One thread: fork-safe (mutmut forks a worker per mutant) and fair on a shared machine.
         OMP_NUM_THREADS="1",
