@@ -30,7 +30,7 @@ from lecture_utils.analysis.tables import (
     text_table,
 )
 from lecture_utils.analysis.widget_panel import run_panel
-from lecture_utils.core import checks, runtime
+from lecture_utils.core import runtime
 from lecture_utils.data.labelled import accuracy, few_shot, few_shot_split
 from lecture_utils.experiments.nb01_multitask.tasks import TwoTasks
 from lecture_utils.models import convnet
@@ -218,17 +218,14 @@ def run_experiment(
     seeds: Sequence[int] = (0, 1, 2), budget: Budget | None = None, weight: float = 0.5,
     extra_weights: Sequence[float] = (), sweep_shots: int | None = None,
     forgetting_shots: int | None = None, track_forgetting: bool = True,
-    device: torch.device | str | None = None, progress: bool = True, workers: int = 1,
+    device: torch.device | str | None = None, progress: bool = True,
 ) -> Runs:  # fmt: skip
     """Every method x shot count x seed, plus a multi-task weight sweep at ``sweep_shots``.
 
     Fine-tuning at ``forgetting_shots`` (default: the most shots) records A and B accuracy
-    while it trains. Runs on one torch thread (restored afterwards). ``workers > 1`` runs the
-    seeds in that many processes (one seed's runs stay in one process, so each pretrained
-    trunk is trained once); every run is seeded, so the numbers are the same either way.
+    while it trains. Runs on one torch thread (restored afterwards).
     """
     budget = budget or default_budget()
-    workers = checks.whole_number("workers", workers, 1)
     if not methods or any(m not in METHODS for m in methods):
         raise ValueError(f"methods={list(methods)} must be a non-empty subset of {list(METHODS)}.")
     if not shots or not seeds:
@@ -236,77 +233,18 @@ def run_experiment(
     forgetting_shots = max(shots) if forgetting_shots is None else forgetting_shots
     plan = []
     for seed in seeds:  # seed-major: each pretrained trunk is reused while it is fresh
-        items = [(m, k, seed, weight) for k in shots for m in methods]
+        plan += [(m, k, seed, weight) for k in shots for m in methods]
         if "multitask" in methods and sweep_shots is not None:
-            items += [("multitask", sweep_shots, seed, w) for w in extra_weights if w != weight]
-        plan += [(m, k, s, w, track_forgetting and k == forgetting_shots) for m, k, s, w in items]
+            plan += [("multitask", sweep_shots, seed, w) for w in extra_weights if w != weight]
     start = time.perf_counter()
-    if workers > 1 and len(set(seeds)) > 1:
-        runs = _run_in_processes(tasks, plan, budget, device, workers, progress)
-    else:
-        with runtime.single_thread():
-            bar = runtime.progress(plan, desc="runs", disable=not progress)
-            runs = [
-                run_method(tasks, m, k, s, budget, w, track, device, progress)
-                for m, k, s, w, track in bar
-            ]
-    return Runs(runs, time.perf_counter() - start)
-
-
-_WORKER_TASKS: list[TwoTasks] = []
-
-
-def _start_worker(tasks: TwoTasks) -> None:
-    """A worker process keeps the tasks it was started with (sent once, not per seed)."""
-    _WORKER_TASKS[:] = [tasks]
-
-
-def _run_chunk(chunk: list[tuple], budget: Budget, device: str) -> list[Run]:
-    """One seed's runs in a worker process, on one torch thread, without progress bars."""
+    track = track_forgetting
     with runtime.single_thread():
-        return [
-            run_method(_WORKER_TASKS[0], m, k, s, budget, w, track, device, False)
-            for m, k, s, w, track in chunk
+        bar = runtime.progress(plan, desc="runs", disable=not progress)
+        runs = [
+            run_method(tasks, m, k, s, budget, w, track and k == forgetting_shots, device, progress)
+            for m, k, s, w in bar
         ]
-
-
-def _run_in_processes(
-    tasks: TwoTasks, plan: list[tuple], budget: Budget, device: torch.device | str | None,
-    workers: int, progress: bool,
-) -> list[Run]:  # fmt: skip
-    """``plan`` split by seed over ``workers`` spawned processes; the runs come back in plan
-    order and are memoised here as if they had run in this process."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    device = str(runtime.resolve_device(device))
-
-    def key(item: tuple, track: bool) -> tuple:
-        m, k, s, w, _ = item
-        return (tasks.key, m, k, s, budget, w if m == "multitask" else None, device, track)
-
-    def memoised(item: tuple) -> Run | None:  # as in run_method: a tracked run answers too
-        return _RESULTS.get(key(item, True)) or _RESULTS.get(key(item, item[4]))
-
-    todo = [item for item in plan if memoised(item) is None]
-    seeds = list(dict.fromkeys(item[2] for item in todo))
-    chunks = {s: [item for item in todo if item[2] == s] for s in seeds}
-    done: dict[int, list[Run]] = {}
-    context = multiprocessing.get_context("spawn")  # fork is unsafe in a kernel that ran torch
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(tasks,)
-    ) as pool:
-        futures = {pool.submit(_run_chunk, chunks[s], budget, device): s for s in seeds}
-        bar = runtime.progress(total=len(todo), desc=f"runs ({workers} processes)",
-                               disable=not progress)  # fmt: skip
-        for future in as_completed(futures):
-            done[futures[future]] = future.result()
-            bar.update(len(done[futures[future]]))
-        bar.close()
-    new = [run for s in seeds for run in done[s]]
-    for item, run in zip([item for s in seeds for item in chunks[s]], new, strict=True):
-        _RESULTS[key(item, item[4])] = run
-    return [memoised(item) for item in plan]
+    return Runs(runs, time.perf_counter() - start)
 
 
 # --------------------------------------------------------------------------------------------

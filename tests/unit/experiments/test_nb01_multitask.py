@@ -175,30 +175,6 @@ def test_run_experiment_runs_every_method_and_the_sweep(tasks: TwoTasks, full_mo
 
 
 @pytest.mark.real_data
-def test_seeds_in_worker_processes_give_the_same_runs(tasks: TwoTasks) -> None:
-    """Two spawned processes (one per seed) return the runs of one process, in plan order,
-    and memoise them: asking again trains nothing."""
-    kwargs = dict(methods=["scratch", "finetune"], seeds=[0, 1], budget=TINY, progress=False)
-    mt.clear_caches()
-    parallel = mt.run_experiment(tasks, [1], workers=2, **kwargs)
-    mt.clear_caches()
-    serial = mt.run_experiment(tasks, [1], **kwargs)
-    assert [(r.arm, r.seed, r.scores) for r in parallel.runs] == [
-        (r.arm, r.seed, r.scores) for r in serial.runs
-    ]
-    assert [(r.arm, r.seed) for r in parallel.runs] == [
-        ("scratch", 0),
-        ("finetune", 0),
-        ("scratch", 1),
-        ("finetune", 1),
-    ]
-    again = mt.run_experiment(tasks, [1], workers=2, **kwargs)
-    assert [r.scores for r in again.runs] == [r.scores for r in serial.runs]
-    with pytest.raises(ValueError, match="workers"):
-        mt.run_experiment(tasks, [1], workers=0, **kwargs)
-
-
-@pytest.mark.real_data
 def test_controls_rerun_with_the_chosen_methods(tasks: TwoTasks) -> None:
     calls = []
 
