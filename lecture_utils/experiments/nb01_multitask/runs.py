@@ -301,7 +301,6 @@ def weight_sweep_table(runs: Runs, shots: int) -> str:
     return two_task_table({f"w = {w:.2f}": (runs, "multitask", w) for w in weights}, shots)
 
 
-@runtime.marks_fast_mode
 def cost_table(tasks: TwoTasks, budget: Budget) -> str:
     """What each method needs when task A arrives (parameter counts from the actual models)."""
     n_a, n_b = tasks.target_test.num_classes, tasks.source_train.num_classes
