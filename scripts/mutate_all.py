@@ -43,7 +43,7 @@ TIMEOUT = 1800  # seconds per module
 
 # Module (under lecture_utils/) -> the unit tests run against its mutants.
 SCOPE: dict[str, tuple[str, ...]] = {
-    "core/stats.py": ("tests/unit/core/test_stats.py",),
+    "core/stats.py": ("tests/unit/core/test_stats.py", "tests/unit/core/test_stats_family.py"),
     "core/store.py": ("tests/unit/core",),
     "episodes/sampler.py": ("tests/unit/episodes",),
     "episodes/task_batch.py": ("tests/unit/episodes",),

@@ -434,6 +434,25 @@ def test_pid_alive_when_it_cannot_be_checked(monkeypatch):
     assert store._pid_alive(2**22 + 1) is True
 
 
+def test_pid_alive_only_looks(tmp_path):
+    """_pid_alive 9: checking a live writer must not signal it (os.kill(pid, 0) only looks;
+    signal 1 would hang it up). The writer resets SIGHUP to its default, so the check holds
+    even under nohup."""
+    code = (
+        "import signal, sys, time; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+        "print('ready', flush=True); time.sleep(30)"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        assert store._pid_alive(writer.pid) is True
+        time.sleep(0.2)
+        assert writer.poll() is None, "the check ended the writer"
+    finally:
+        writer.kill()
+        writer.wait()
+
+
 def _age(path: Path, seconds: float = 3600.0) -> None:
     old = time.time() - seconds
     os.utime(path, (old, old), follow_symlinks=False)
