@@ -381,16 +381,26 @@ def test_classes_and_labels_are_uniform(images: torch.Tensor) -> None:
     assert ((counts - expected).abs() < 0.2 * expected).all(), counts
 
 
-def test_single_thread_restores_the_thread_count_and_changes_nothing(images: torch.Tensor) -> None:
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        a = EpisodeSampler(images, batch_size=3, seed=4).sample()
-        assert torch.get_num_threads() == 2
-        b = EpisodeSampler(images, batch_size=3, seed=4, single_thread=False).sample()
-        assert same(a, b)
-    finally:
-        torch.set_num_threads(before)
+def test_single_thread_restores_the_thread_count_and_changes_nothing(
+    images: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sample() drops to one torch thread and restores the count afterwards; with
+    single_thread=False it leaves the count alone; both draw the same episode. The count is a
+    fake 2: a real second OpenMP thread would deadlock the workers mutmut forks from this
+    process (libgomp is not fork-safe)."""
+    count, calls = [2], []
+
+    def set_threads(n: int) -> None:
+        calls.append(n)
+        count[0] = n
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: count[0])
+    monkeypatch.setattr(torch, "set_num_threads", set_threads)
+    a = EpisodeSampler(images, batch_size=3, seed=4).sample()
+    assert calls == [1, 2] and count[0] == 2
+    b = EpisodeSampler(images, batch_size=3, seed=4, single_thread=False).sample()
+    assert calls == [1, 2]
+    assert same(a, b)
 
 
 # ---- items of any shape (e.g. precomputed features) -----------------------------------------
