@@ -240,7 +240,9 @@ def seed_table(
     return "\n".join(lines)
 
 
-def comparisons(scores: dict[str, dict[int, list[float]]], ks: tuple[int, ...] = (5, 10)):
+def comparisons(
+    scores: dict[str, dict[int, list[float]]], ks: tuple[int, ...] = (5, 10)
+) -> list[Finding]:
     """The comparisons declared before the run, one family of tests: at each K, every
     black-box model against the pretrained + fine-tuned baseline, and every pair of black-box
     models. Lower MSE is better, so each difference is alternative - arm (> 0: arm better)."""
